@@ -1,0 +1,27 @@
+# Two commands for a new machine (see README): `make drill` and `make test`.
+# Each bootstraps .venv on first use; nothing else needs to be installed by hand.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: drill test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+drill: $(STAMP)
+	$(VENV)/bin/chaos-harness drill us-east-1-2025-10-20 --report-dir reports
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q tests
+	$(PY) -m pytest -q -p no:cacheprovider examples/downstream
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) reports

@@ -1,0 +1,192 @@
+"""The one interface every fault implements, and the registry that names them.
+
+A fault is a small dataclass whose fields are its options. It is created by its registered name
+(``"dns.empty_answer"``, ``"network.latency"``, ...) from a plain mapping of options, which is how
+Python callers, YAML scenarios, the CLI and pytest markers all build faults, so validation and
+naming are identical everywhere. ``start(env)`` makes the fault take effect on the running harness,
+``stop(env)`` undoes it; both are called by ``harness.chaos.Chaos``, which also enforces
+``duration`` and guarantees ``stop`` runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+from harness.errors import ComponentMissingError, FaultOptionError, UnknownFaultError
+
+_REGISTRY: dict[str, type["Fault"]] = {}
+
+
+class Environment(Protocol):
+    """What a running harness exposes to faults; a component is ``None`` when not running."""
+
+    dns: Any
+    proxies: Any
+    dynamodb: Any
+    health: Any
+
+
+def register(cls: type["Fault"]) -> type["Fault"]:
+    """Class decorator: make a fault available under ``cls.name`` everywhere."""
+    if not getattr(cls, "name", None) or "." not in cls.name:
+        raise TypeError(f"{cls.__qualname__} needs a name of the form 'family.fault'")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise TypeError(f"fault name {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def fault_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def fault_class(name: str) -> type["Fault"]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = [n for n in fault_names() if n.split(".")[-1] == name.split(".")[-1]]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownFaultError(
+            f"unknown fault {name!r}{hint}; known faults: {', '.join(fault_names())}"
+        ) from None
+
+
+def create_fault(name: str, options: Mapping[str, Any] | None = None, **kw: Any) -> "Fault":
+    """Build a fault by its registered name from plain options (validated, coerced)."""
+    merged = dict(options or {})
+    merged.update(kw)
+    return fault_class(name).from_options(merged)
+
+
+@dataclasses.dataclass(kw_only=True, eq=False)
+class Fault:
+    """Base of every fault: options common to all of them plus the start/stop contract.
+
+    ``probability`` is drawn from a generator seeded with ``seed`` so a run can be repeated
+    exactly; ``duration`` (seconds) makes the fault clear itself.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+
+    probability: float = 1.0
+    seed: int = 0
+    duration: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.probability <= 1.0) or math.isnan(self.probability):
+            raise FaultOptionError(f"{self.name}: probability must be between 0 and 1, got {self.probability!r}")
+        if self.duration is not None and not (self.duration > 0 and math.isfinite(self.duration)):
+            raise FaultOptionError(f"{self.name}: duration must be a positive number of seconds, got {self.duration!r}")
+        self.rng = random.Random(f"{self.name}:{self.seed}")
+        self.validate()
+
+    # -- contract for subclasses -------------------------------------------------------------
+    def validate(self) -> None:
+        """Check option values; raise ``FaultOptionError`` naming the fault and the option."""
+
+    def start(self, env: Environment) -> None:
+        raise NotImplementedError
+
+    def stop(self, env: Environment) -> None:
+        raise NotImplementedError
+
+    # -- shared helpers ------------------------------------------------------------------------
+    def roll(self) -> bool:
+        """True when this occurrence is affected (seeded draw against ``probability``)."""
+        return self.probability >= 1.0 or self.rng.random() < self.probability
+
+    def options(self) -> dict[str, Any]:
+        """The options as plain data (for reports, JSON and round-tripping)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.init:
+                value = getattr(self, f.name)
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        return {"fault": self.name, **self.options()}
+
+    def component(self, env: Environment, attr: str, what: str) -> Any:
+        value = getattr(env, attr, None)
+        if value is None:
+            raise ComponentMissingError(f"fault {self.name} needs {what}, which this harness is not running")
+        return value
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls) if f.init]
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> "Fault":
+        known = cls.option_names()
+        unknown = [k for k in options if k not in known]
+        if unknown:
+            raise FaultOptionError(
+                f"{cls.name}: unknown option {unknown[0]!r}; known options: {', '.join(known)}"
+            )
+        hints = typing.get_type_hints(cls)
+        values = {k: _coerce(v, hints[k], f"{cls.name}: option {k!r}") for k, v in options.items()}
+        try:
+            return cls(**values)
+        except TypeError as exc:  # a required option is missing
+            raise FaultOptionError(f"{cls.name}: {exc}".replace("__init__() ", "")) from None
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Coerce scenario/CLI values to the annotated type, or raise a one-line error."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except FaultOptionError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is tuple:
+        item = args[0] if args else Any
+        if isinstance(value, (str, int, float)):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise FaultOptionError(f"{where} must be a list, got {value!r}")
+        return tuple(_coerce(v, item, where) for v in value)
+    if origin is typing.Literal:
+        if value not in args:
+            raise FaultOptionError(f"{where} must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if hint is Any:
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise FaultOptionError(f"{where} must be true or false, got {value!r}")
+    if hint in (int, float):
+        if isinstance(value, bool):
+            raise FaultOptionError(f"{where} must be a number, got {value!r}")
+        try:
+            number = hint(value)
+        except (TypeError, ValueError):
+            raise FaultOptionError(f"{where} must be a number, got {value!r}") from None
+        if hint is int and isinstance(value, float) and not value.is_integer():
+            raise FaultOptionError(f"{where} must be a whole number, got {value!r}")
+        return number
+    if hint is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise FaultOptionError(f"{where} must be text, got {value!r}")
+        return str(value)
+    return value
