@@ -57,11 +57,14 @@ def fault_class(name: str) -> type["Fault"]:
         ) from None
 
 
-def create_fault(name: str, options: Mapping[str, Any] | None = None, **kw: Any) -> "Fault":
-    """Build a fault by its registered name from plain options (validated, coerced)."""
+def create_fault(fault: str, options: Mapping[str, Any] | None = None, /, **kw: Any) -> "Fault":
+    """Build a fault by its registered name from plain options (validated, coerced).
+
+    Positional-only parameters leave every keyword (``name=`` included) to the fault's options.
+    """
     merged = dict(options or {})
     merged.update(kw)
-    return fault_class(name).from_options(merged)
+    return fault_class(fault).from_options(merged)
 
 
 @dataclasses.dataclass(kw_only=True, eq=False)

@@ -75,7 +75,7 @@ class Chaos:
         with self._lock:
             return list(self._active)
 
-    def inject(self, fault: Fault | str, options: Mapping[str, Any] | None = None, **kw: Any) -> ActiveFault:
+    def inject(self, fault: Fault | str, options: Mapping[str, Any] | None = None, /, **kw: Any) -> ActiveFault:
         """Start a fault (by object or registered name); returns a handle/context manager."""
         if isinstance(fault, str):
             opts = dict(options or {})

@@ -1,0 +1,126 @@
+"""Benchmark: what the embedded Toxiproxy adds to a connection with no toxic, measured side by side.
+
+Round trips: N small request/response exchanges on one connection to an echo server, direct and
+through a proxy; prints the added microseconds per round trip (target <= 100 us).
+Bulk: 64 MiB sent to a sink that acknowledges the end, direct and through a proxy; prints both
+throughputs and their ratio (target >= 0.5).
+
+Run: .venv/bin/python bench/proxy_bench.py [--round-trips 10000] [--mib 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.proxies import ProxyLayer  # noqa: E402
+from harness.toxiproxy.upstreams import EchoServer  # noqa: E402
+
+BLOCK = 1 << 20
+
+
+class Sink:
+    """Reads each connection to EOF as fast as it can, then answers b"ok" (one thread)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, name="bench-sink")
+        self.thread.start()
+
+    def _serve(self) -> None:
+        buffer = bytearray(BLOCK)
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                while conn.recv_into(buffer):
+                    pass
+                conn.sendall(b"ok")
+
+    def stop(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(10)
+
+
+def _connect(address: str) -> socket.socket:
+    host, _, port = address.rpartition(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def round_trips(address: str, count: int) -> float:
+    """Mean seconds per 64-byte request/response."""
+    payload = b"x" * 64
+    with _connect(address) as sock:
+        for _ in range(100):  # warm up
+            sock.sendall(payload)
+            sock.recv(64)
+        start = time.perf_counter()
+        for _ in range(count):
+            sock.sendall(payload)
+            got = sock.recv(64)
+            while len(got) < 64:
+                got += sock.recv(64 - len(got))
+        return (time.perf_counter() - start) / count
+
+
+def bulk(address: str, mib: int) -> float:
+    """Bytes per second for ``mib`` MiB, up to the sink's acknowledgement."""
+    block = memoryview(bytearray(BLOCK))
+    with _connect(address) as sock:
+        start = time.perf_counter()
+        for _ in range(mib):
+            sock.sendall(block)
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(2) == b"ok"
+        return mib * BLOCK / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--round-trips", type=int, default=10_000)
+    parser.add_argument("--mib", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs; the best of each side counts")
+    args = parser.parse_args()
+
+    echo, sink = EchoServer().start(), Sink()
+    layer = ProxyLayer.connect()
+    try:
+        via_echo = layer.create("bench_echo", "127.0.0.1:0", echo.address).listen
+        via_sink = layer.create("bench_sink", "127.0.0.1:0", sink.address).listen
+        # Interleaved repeats, best of each: the machine's noise hits both sides alike.
+        direct_rt = proxy_rt = float("inf")
+        direct_bw = proxy_bw = 0.0
+        for _ in range(args.repeats):
+            direct_rt = min(direct_rt, round_trips(echo.address, args.round_trips // args.repeats))
+            proxy_rt = min(proxy_rt, round_trips(via_echo, args.round_trips // args.repeats))
+            direct_bw = max(direct_bw, bulk(sink.address, args.mib))
+            proxy_bw = max(proxy_bw, bulk(via_sink, args.mib))
+    finally:
+        layer.close()
+        sink.stop()
+        echo.stop()
+
+    added_us = (proxy_rt - direct_rt) * 1e6
+    ratio = proxy_bw / direct_bw
+    kind = "embedded" if layer.embedded else f"real at {layer.url}"
+    print(f"toxiproxy: {kind}")
+    print(f"round trips ({args.round_trips} x 64 B, best of {args.repeats}): direct {direct_rt * 1e6:.1f} us, proxied {proxy_rt * 1e6:.1f} us, "
+          f"added {added_us:.1f} us per round trip (target <= 100) {'OK' if added_us <= 100 else 'MISSED'}")
+    print(f"bulk ({args.mib} MiB, best of {args.repeats}): direct {direct_bw / 2**20:.0f} MiB/s, proxied {proxy_bw / 2**20:.0f} MiB/s, "
+          f"ratio {ratio:.2f} (target >= 0.5) {'OK' if ratio >= 0.5 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""An embedded, in-process server speaking Toxiproxy's HTTP API (see ``server.EmbeddedToxiproxy``)."""

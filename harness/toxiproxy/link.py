@@ -1,0 +1,251 @@
+"""One direction of a proxied connection, and the sockets at its ends.
+
+A ``Link`` moves bytes from one ``Side`` (a socket's protocol) to the other. With no toxic acting
+on it, it is a plain relay: each read is written straight to the other socket, and reading pauses
+while the other socket's send buffer is full (flow control). With toxics it queues the chunks,
+stamped with their arrival time, and one task per link pushes each through the toxic chain in
+order. The link re-reads its chain on every ``sync`` so toxics added or removed while the
+connection is open affect the data sent afterwards, as in Toxiproxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+import socket
+import struct
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from harness.toxiproxy.toxics import Chunk
+
+if TYPE_CHECKING:
+    from harness.toxiproxy.proxy import Connection, ToxicEntry
+
+HIGH_WATER = 1 << 20  # queued bytes at which a toxic link stops reading its source
+LOW_WATER = 256 << 10
+WRITE_HIGH_WATER = 4 << 20  # a socket's pending writes before its peer stops reading (bulk speed)
+
+
+class Side(asyncio.Protocol):
+    """The protocol of one socket of a connection (client side or upstream side)."""
+
+    def __init__(self, conn: "Connection") -> None:
+        self.conn = conn
+        self.transport: asyncio.Transport | None = None
+        self.outbound: Link | None = None  # reads from this side
+        self.inbound: Link | None = None  # writes to this side
+        self._pause_reasons: set[str] = set()
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        self.conn.side_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.outbound is not None:
+            self.outbound.feed(data)
+
+    def eof_received(self) -> bool:
+        if self.outbound is not None:
+            self.outbound.feed_eof()
+        return True  # keep the write half open: TCP half-close passes through
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._writable.set()
+        self.conn.side_lost(self)
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+        if self.inbound is not None:
+            self.inbound.source.pause("peer")
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+        if self.inbound is not None:
+            self.inbound.source.resume("peer")
+
+    def pause(self, reason: str) -> None:
+        if not self._pause_reasons and self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+        self._pause_reasons.add(reason)
+
+    def resume(self, reason: str) -> None:
+        self._pause_reasons.discard(reason)
+        if not self._pause_reasons and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    async def drained(self) -> None:
+        await self._writable.wait()
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def write_eof(self) -> None:
+        if self.transport is not None and not self.transport.is_closing() and self.transport.can_write_eof():
+            self.transport.write_eof()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def reset(self) -> None:
+        """Close with RST instead of FIN (``SO_LINGER`` on, timeout 0)."""
+        if self.transport is None:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        self.transport.abort()
+
+
+class ToxicStub:
+    """One toxic acting on one link: its per-link state, random stream and timers."""
+
+    def __init__(self, link: "Link", entry: "ToxicEntry", enabled: bool, rng: random.Random) -> None:
+        self.link = link
+        self.entry = entry
+        self.enabled = enabled
+        self.rng = rng
+        self.state: dict[str, Any] = {}
+        self._timers: list[asyncio.TimerHandle] = []
+
+    def now(self) -> float:
+        return self.link.loop.time()
+
+    async def sleep_until(self, when: float) -> None:
+        delay = when - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        self._timers.append(self.link.loop.call_later(delay, callback))
+
+    def close(self) -> None:
+        self.link.conn.close()
+
+    def reset(self) -> None:
+        self.link.conn.reset()
+
+    def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+
+class Link:
+    """Bytes from ``source`` to ``dest`` through the toxics configured for ``stream``."""
+
+    def __init__(self, conn: "Connection", stream: str, source: Side, dest: Side) -> None:
+        self.conn = conn
+        self.stream = stream
+        self.source = source
+        self.dest = dest
+        self.loop = asyncio.get_running_loop()
+        self.stubs: list[ToxicStub] = []
+        self.finished = False
+        self._queue: collections.deque[Chunk | None] = collections.deque()
+        self._queued_bytes = 0
+        self._worker: asyncio.Task[None] | None = None
+        source.outbound = self
+        dest.inbound = self
+
+    @property
+    def active(self) -> list[ToxicStub]:
+        return [stub for stub in self.stubs if stub.enabled]
+
+    def sync(self, entries: Sequence["ToxicEntry"]) -> None:
+        """Make the chain match ``entries``: keep existing stubs, start new ones, stop removed ones."""
+        old = {id(stub.entry): stub for stub in self.stubs}
+        fresh: list[ToxicStub] = []
+        chain: list[ToxicStub] = []
+        for entry in entries:
+            stub = old.pop(id(entry), None)
+            if stub is None:
+                enabled, rng = entry.draw(self.conn.index)
+                stub = ToxicStub(self, entry, enabled, rng)
+                fresh.append(stub)
+            chain.append(stub)
+        for stub in old.values():
+            stub.stop()
+        self.stubs = chain
+        for stub in fresh:
+            if stub.enabled and not self.conn.closed:
+                stub.entry.toxic.start(stub)
+
+    def feed(self, data: bytes) -> None:
+        if self._worker is None and not self._queue and not self.active:
+            self.dest.write(data)  # fast path: plain relay
+            return
+        self._queue.append(Chunk(data, self.loop.time()))
+        self._queued_bytes += len(data)
+        if self._queued_bytes > HIGH_WATER:
+            self.source.pause("queue")
+        self._ensure_worker()
+
+    def feed_eof(self) -> None:
+        if self.finished or None in self._queue:
+            return
+        if self._worker is None and not self._queue and not self.active:
+            self._finish()
+            return
+        self._queue.append(None)
+        self._ensure_worker()
+
+    def stop(self) -> None:
+        for stub in self.stubs:
+            stub.stop()
+        self.stubs = []
+        self._queue.clear()
+        if self._worker is not None and self._worker is not asyncio.current_task():
+            self._worker.cancel()
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None and not self.conn.closed:
+            self._worker = self.loop.create_task(self._work())
+
+    async def _work(self) -> None:
+        try:
+            while self._queue and not self.conn.closed:
+                chunk = self._queue.popleft()
+                chain = self.active
+                if chunk is None:
+                    for stub in chain:
+                        await stub.entry.toxic.on_eof(stub)
+                    self._finish()
+                    return
+                self._queued_bytes -= len(chunk.data)
+                if self._queued_bytes < LOW_WATER:
+                    self.source.resume("queue")
+                await self._through(chain, 0, chunk)
+                await self.dest.drained()
+        finally:
+            self._worker = None
+
+    async def _through(self, chain: list[ToxicStub], index: int, chunk: Chunk) -> None:
+        if self.conn.closed:
+            return
+        if index == len(chain):
+            self.dest.write(chunk.data)
+            return
+        stub = chain[index]
+
+        async def emit(out: Chunk) -> None:
+            await self._through(chain, index + 1, out)
+
+        await stub.entry.toxic.pipe(chunk, stub, emit)
+
+    def _finish(self) -> None:
+        self.finished = True
+        self.dest.write_eof()
+        self.conn.link_finished()

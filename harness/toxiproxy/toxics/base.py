@@ -1,0 +1,94 @@
+"""The one interface every toxic implements.
+
+A toxic is a small dataclass whose fields are its Toxiproxy attributes (integers, as in the Go
+server). The link core drives it through three hooks and knows nothing about any particular toxic:
+``start`` when the toxic begins to apply to a link (timers such as ``timeout``), ``pipe`` for each
+chunk of data (delay it, split it, drop it, count it), ``on_eof`` before an end-of-stream is passed
+on (``slow_close``). Per-link state lives on the ``Stub`` so one toxic object serves many links.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Protocol
+
+from harness.errors import HarnessError
+
+
+class InvalidToxicError(HarnessError):
+    """A toxic type, stream or attribute the server cannot accept (HTTP 400)."""
+
+
+@dataclasses.dataclass
+class Chunk:
+    """Bytes read from one side, with the loop time they may be delivered (latency adds to it)."""
+
+    data: bytes
+    due: float
+
+
+Emit = Callable[[Chunk], Awaitable[None]]
+
+
+class Stub(Protocol):
+    """What a toxic sees of the link it acts on."""
+
+    rng: random.Random
+    state: dict[str, Any]
+
+    def now(self) -> float: ...
+
+    async def sleep_until(self, when: float) -> None: ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclasses.dataclass
+class Toxic:
+    """Base of every toxic; subclasses add integer attribute fields and override hooks."""
+
+    type: ClassVar[str]
+
+    @classmethod
+    def from_attributes(cls, attributes: Mapping[str, Any] | None) -> "Toxic":
+        """Build from the API's ``attributes`` map; unknown keys are ignored, as Toxiproxy does."""
+        if attributes is None:
+            attributes = {}
+        if not isinstance(attributes, Mapping):
+            raise InvalidToxicError(f"toxic {cls.type}: attributes must be a JSON object")
+        values: dict[str, int] = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in attributes:
+                continue
+            value = attributes[field.name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+                raise InvalidToxicError(f"toxic {cls.type}: attribute {field.name} must be an integer, got {value!r}")
+            if value < 0:
+                raise InvalidToxicError(f"toxic {cls.type}: attribute {field.name} must be >= 0, got {value}")
+            values[field.name] = int(value)
+        return cls(**values)
+
+    def updated(self, attributes: Mapping[str, Any] | None) -> "Toxic":
+        """A copy with some attributes changed (toxic update keeps the unchanged ones)."""
+        merged = self.attributes()
+        merged.update(attributes or {})
+        return self.from_attributes(merged)
+
+    def attributes(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    def start(self, stub: Stub) -> None:
+        """Called once when the toxic starts applying to a link."""
+
+    async def pipe(self, chunk: Chunk, stub: Stub, emit: Emit) -> None:
+        """Pass ``chunk`` on (possibly changed, split, delayed or not at all)."""
+        await emit(chunk)
+
+    async def on_eof(self, stub: Stub) -> None:
+        """Called before the link passes end-of-stream on."""

@@ -1,0 +1,22 @@
+"""timeout: stop all data; close the connection after ``timeout`` ms (0 = never, until removed)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from harness.toxiproxy.toxics import register
+from harness.toxiproxy.toxics.base import Chunk, Emit, Stub, Toxic
+
+
+@register
+@dataclasses.dataclass
+class Timeout(Toxic):
+    type = "timeout"
+    timeout: int = 0
+
+    def start(self, stub: Stub) -> None:
+        if self.timeout > 0:
+            stub.call_later(self.timeout / 1000.0, stub.close)
+
+    async def pipe(self, chunk: Chunk, stub: Stub, emit: Emit) -> None:
+        """Drop the data: the peer sees a silent, stalled connection."""
