@@ -1,0 +1,311 @@
+"""A seeded, bounded load generator that acts like the app's users and records what they saw.
+
+The plan (which request is sent when, for which user, with which random draw) is computed up
+front from the seed, so two runs of a scenario send the same requests at the same offsets; only
+the app's answers differ. Users are pinned to a fixed set of worker threads (a user's requests
+are sequential, like a real client holding one session), the number of requests is fixed by
+``rps * duration``, every request has a timeout, and nothing is sent after the load's deadline.
+
+A login that got no answer (or a 5xx) is ambiguous: the user replays it with the same
+Idempotency-Key next time, as a careful client would; two different sessions acknowledged for one
+key are duplicate writes. At the end ``audit()`` reads back every acknowledged, not logged-out
+session: one that cannot be read is a lost write.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.drill.records import RequestRecord, WriteAudit
+from harness.errors import ConfigError, HarnessError
+from harness.loopback import is_loopback
+from harness.scenario.model import LoadProfile
+
+PASSWORD = "drill-password-0123"
+VERIFY_ATTEMPTS = 3
+
+
+class LoadError(HarnessError):
+    """The load generator could not prepare the app (e.g. creating the drill's users failed)."""
+
+
+@dataclass(frozen=True)
+class AppApi:
+    """The sample app's HTTP API, in one place (see the table in sample_app/server.py)."""
+
+    create_user: tuple[str, str] = ("POST", "/users")
+    login: tuple[str, str] = ("POST", "/sessions")
+    session: str = "/sessions/{id}"  # GET validates, DELETE logs out
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: dict[str, Any]
+    latency: float
+    error: str | None = None
+
+
+class HttpClient:
+    """One keep-alive HTTP connection to the app, reopened after any error. Not thread-safe."""
+
+    def __init__(self, url: str, timeout: float, clock: Callable[[], float] = time.monotonic) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ConfigError(f"app URL must look like http://127.0.0.1:8080, got {url!r}")
+        if not is_loopback(parts.hostname):
+            raise ConfigError(f"refusing to send load to non-loopback address {parts.hostname!r}")
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.timeout = timeout
+        self.clock = clock
+        self._conn: http.client.HTTPConnection | None = None
+
+    def send(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
+        started = self.clock()
+        payload = None if body is None else json.dumps(body).encode()
+        all_headers = {"Content-Type": "application/json", **(headers or {})} if payload else dict(headers or {})
+        try:
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self._conn.request(method, path, body=payload, headers=all_headers)
+            reply = self._conn.getresponse()
+            raw = reply.read()
+            if reply.getheader("Connection", "").lower() == "close":
+                self.close()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return Response(0, {}, self.clock() - started, f"{type(exc).__name__}: {exc}".strip(": "))
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except ValueError:
+            parsed = {}
+        return Response(reply.status, parsed if isinstance(parsed, dict) else {}, self.clock() - started)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    seq: int
+    at: float  # wall seconds after the load starts
+    user: int
+    draw: float  # seeded uniform draw that picks the operation
+
+
+def plan(profile: LoadProfile, wall_duration: float, seed: int) -> list[Planned]:
+    """Every request of the run, evenly paced at ``rps``; same seed, same plan."""
+    rng = random.Random(f"load:{seed}")
+    count = max(1, int(profile.rps * wall_duration))
+    return [Planned(i, i / profile.rps, rng.randrange(profile.users), rng.random()) for i in range(count)]
+
+
+@dataclass
+class _User:
+    name: str
+    session: str | None = None
+    pending_key: str | None = None
+
+
+@dataclass
+class _Ledger:
+    """Acknowledged writes, shared by the workers: session -> live/deleted/unknown; key -> sessions."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sessions: dict[str, str] = field(default_factory=dict)
+    by_key: dict[str, set[str]] = field(default_factory=dict)
+
+
+class LoadGenerator:
+    def __init__(self, url: str, profile: LoadProfile, wall_duration: float, seed: int, *,
+                 api: AppApi = AppApi(), clock: Callable[[], float] = time.monotonic) -> None:
+        HttpClient(url, profile.request_timeout)  # validate the URL now, before any thread starts
+        self.url = url
+        self.profile = profile
+        self.wall_duration = wall_duration
+        self.seed = seed
+        self.api = api
+        self.clock = clock
+        self.plan = plan(profile, wall_duration, seed)
+        self.users = [_User(f"drill-{seed}-{i:04d}") for i in range(profile.users)]
+        self._ops = self._op_table(profile.mix)
+        self._ledger = _Ledger()
+        self._records: list[RequestRecord] = []
+        self._records_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.started_at: float | None = None
+        self.skipped = 0
+
+    # -- setup --------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Create the drill's users (409 'already exists' is fine); fail loudly if the app can't."""
+        client = HttpClient(self.url, self.profile.request_timeout, self.clock)
+        method, path = self.api.create_user
+        try:
+            for user in self.users:
+                reply = client.send(method, path, {"username": user.name, "password": PASSWORD})
+                if reply.status not in (200, 201, 409):
+                    detail = reply.error or f"HTTP {reply.status} {reply.body.get('error', '')}".strip()
+                    raise LoadError(f"the app at {self.url} did not create drill user {user.name}: {detail}")
+        finally:
+            client.close()
+
+    # -- running ------------------------------------------------------------------------------
+    def start(self, started_at: float | None = None) -> None:
+        self.started_at = self.clock() if started_at is None else started_at
+        per_worker: list[list[Planned]] = [[] for _ in range(self.profile.workers)]
+        for item in self.plan:
+            per_worker[item.user % self.profile.workers].append(item)
+        for i, items in enumerate(per_worker):
+            thread = threading.Thread(target=self._work, args=(items,), name=f"drill-load-{i}")
+            self._threads.append(thread)
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self) -> None:
+        """Wait for the workers; each is bounded by its deadline and one request timeout."""
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+
+    @property
+    def deadline(self) -> float:
+        return self.wall_duration + self.profile.request_timeout
+
+    def _work(self, items: list[Planned]) -> None:
+        client = HttpClient(self.url, self.profile.request_timeout, self.clock)
+        try:
+            for item in items:
+                delay = self.started_at + item.at - self.clock()
+                if delay > 0 and self._stop.wait(delay):
+                    break
+                if self._stop.is_set():
+                    break
+                if self.clock() - self.started_at > self.deadline:
+                    with self._records_lock:
+                        self.skipped += 1
+                    continue
+                self._record(self._do(client, item))
+        finally:
+            client.close()
+
+    def _record(self, rec: RequestRecord) -> None:
+        with self._records_lock:
+            self._records.append(rec)
+
+    def records(self) -> list[RequestRecord]:
+        with self._records_lock:
+            return sorted(self._records, key=lambda r: (r.t, r.seq))
+
+    def records_since(self, t: float) -> list[RequestRecord]:
+        with self._records_lock:
+            return [r for r in self._records if r.t >= t]
+
+    @staticmethod
+    def _op_table(mix: dict[str, float]) -> list[tuple[float, str]]:
+        total = sum(mix.values())
+        table, acc = [], 0.0
+        for op in ("login", "validate", "logout"):
+            acc += mix.get(op, 0.0) / total
+            table.append((acc, op))
+        return table
+
+    def _choose(self, user: _User, draw: float) -> str:
+        if user.session is None:
+            return "login"
+        return next((op for edge, op in self._ops if draw < edge), "validate")
+
+    def _do(self, client: HttpClient, item: Planned) -> RequestRecord:
+        user = self.users[item.user]
+        op = self._choose(user, item.draw)
+        sent = self.clock() - self.started_at
+        if op == "login":
+            key = user.pending_key or f"{self.seed}-{item.seq}"
+            method, path = self.api.login
+            reply = client.send(method, path, {"username": user.name, "password": PASSWORD}, {"Idempotency-Key": key})
+            session = _session_id(reply.body) if reply.status in (200, 201) else None
+            ok = session is not None
+            self._after_login(user, key, reply, session)
+            return self._make(item, sent, op, user, reply, ok, session, key)
+        session = user.session
+        path = self.api.session.format(id=session)
+        if op == "validate":
+            reply = client.send("GET", path)
+            return self._make(item, sent, op, user, reply, reply.status == 200, session, None)
+        reply = client.send("DELETE", path)
+        ok = reply.status in (200, 204)
+        with self._ledger.lock:
+            if ok:
+                self._ledger.sessions[session] = "deleted"
+            elif reply.status == 0 or reply.status >= 500:
+                self._ledger.sessions[session] = "unknown"  # may or may not be deleted: not checked
+        if ok or reply.status == 0 or reply.status >= 500:
+            user.session = None
+        return self._make(item, sent, op, user, reply, ok, session, None)
+
+    def _after_login(self, user: _User, key: str, reply: Response, session: str | None) -> None:
+        if session is not None:
+            user.session, user.pending_key = session, None
+            with self._ledger.lock:
+                self._ledger.sessions.setdefault(session, "live")
+                self._ledger.by_key.setdefault(key, set()).add(session)
+        elif reply.status == 0 or reply.status >= 500:
+            user.pending_key = key  # ambiguous: the write may have landed; replay with the same key
+        else:
+            user.pending_key = None
+
+    @staticmethod
+    def _make(item: Planned, sent: float, op: str, user: _User, reply: Response, ok: bool,
+              session: str | None, key: str | None) -> RequestRecord:
+        body = reply.body
+        error = reply.error or (None if ok else f"HTTP {reply.status} {body.get('error', '')}".strip())
+        return RequestRecord(
+            seq=item.seq, t=round(sent, 6), op=op, user=user.name, status=reply.status,
+            latency=round(reply.latency, 6), ok=ok, region=body.get("region") if isinstance(body.get("region"), str) else None,
+            cached=(body.get("source") == "cache") if "source" in body else None,
+            session=session, key=key, error=error,
+        )
+
+    # -- end of run ---------------------------------------------------------------------------
+    def audit(self) -> tuple[WriteAudit, list[RequestRecord]]:
+        """Read back every acknowledged live session; report lost and duplicate writes."""
+        with self._ledger.lock:
+            live = sorted(s for s, state in self._ledger.sessions.items() if state == "live")
+            duplicates = sorted(k for k, sessions in self._ledger.by_key.items() if len(sessions) > 1)
+        client = HttpClient(self.url, self.profile.request_timeout, self.clock)
+        lost, records = [], []
+        try:
+            for i, session in enumerate(live):
+                for _ in range(VERIFY_ATTEMPTS):
+                    sent = self.clock() - self.started_at
+                    reply = client.send("GET", self.api.session.format(id=session))
+                    if reply.status != 0 and reply.status < 500:
+                        break
+                rec = self._make(Planned(-1 - i, 0, 0, 0), sent, "verify", _User("audit"), reply,
+                                 reply.status == 200, session, None)
+                records.append(rec)
+                if not rec.ok:
+                    lost.append(session)
+        finally:
+            client.close()
+        return WriteAudit(checked=len(live), lost=tuple(lost), duplicates=tuple(duplicates)), records
+
+
+def _session_id(body: dict[str, Any]) -> str | None:
+    session = body.get("session")
+    if isinstance(session, dict) and isinstance(session.get("session_id"), str):
+        return session["session_id"]
+    return None

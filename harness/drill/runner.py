@@ -1,0 +1,250 @@
+"""Running a scenario against a live harness: load, the method timeline, rollbacks, verdict.
+
+Order of a drill (Chaos Toolkit's experiment shape):
+1. prepare the load (create the drill's users; proves the app answers before any fault);
+2. start the seeded load and walk the method timeline in wall time, injecting faults through
+   ``env.chaos`` and running actions;
+3. rollbacks, *always* (also after an error or Ctrl-C): stop the load, ``chaos.clear_all()``,
+   undo held actions (resume replication), then the scenario's own rollbacks;
+4. after a clean run: wait for replication to catch up, read back every acknowledged write;
+5. evaluate the steady-state objectives and build a ``DrillResult`` for the reports.
+
+The runner needs only what ``DrillEnvironment`` lists, so the lead's ``Harness`` plugs in as-is
+and tests can drive it with a small in-process environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.chaos import ActiveFault, Chaos
+from harness.drill import slo
+from harness.drill.load import LoadGenerator
+from harness.drill.progress import NullProgress, Progress, Snapshot
+from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
+from harness.errors import ConfigError, HarnessError, TimeoutExpired
+from harness.scenario.actions import ACTIONS
+from harness.scenario.model import Scenario, Step
+
+REPLICATION_CATCH_UP = 15.0  # wall seconds to wait for replication before reading writes back
+
+
+class DrillApp(Protocol):
+    """The running app under test."""
+
+    url: str
+
+    def metrics(self) -> Mapping[str, Any]: ...
+
+
+class DrillEnvironment(Protocol):
+    """What the runner needs from ``harness.environment.Harness``.
+
+    ``chaos`` injects and clears faults; ``app`` is the sample app (``None`` when the drill targets
+    an app by URL); ``dynamodb`` (may be ``None``) offers ``replication.pause()/resume()/
+    wait_caught_up(timeout)`` for replication actions and the end-of-run write audit.
+    """
+
+    chaos: Chaos
+    app: DrillApp | None
+    dynamodb: Any
+
+
+@dataclass
+class DrillResult:
+    scenario: Scenario
+    app_url: str
+    started_at: str
+    finished_at: str = ""
+    records: list[RequestRecord] = field(default_factory=list)
+    windows: list[FaultWindow] = field(default_factory=list)
+    audit: WriteAudit = field(default_factory=lambda: WriteAudit(ran=False, note="the drill did not finish"))
+    slos: list[slo.SLOResult] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)  # timeline/rollback log
+    app_metrics: Mapping[str, Any] | None = None
+    skipped: int = 0
+    error: str | None = None
+    interrupted: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and not self.interrupted and bool(self.slos) and all(r.passed for r in self.slos)
+
+    @property
+    def bucket(self) -> float:
+        return max(0.5, round(self.scenario.wall_duration / 120, 2))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report; the JUnit and HTML reports are rendered from this same data."""
+        from harness.report.data import drill_report
+
+        return drill_report(self)
+
+
+class DrillRunner:
+    def __init__(self, scenario: Scenario, env: DrillEnvironment, *, app_url: str | None = None,
+                 progress: Progress | None = None) -> None:
+        url = app_url or getattr(getattr(env, "app", None), "url", None)
+        if not url:
+            raise ConfigError("no app to drill: the harness runs no sample app and no --app-url was given")
+        self.scenario = scenario
+        self.env = env
+        self.url = url
+        self.progress = progress or NullProgress()
+        self.clock = env.chaos.clock
+        self._abort = threading.Event()
+        self._held: dict[int, Step] = {}  # actions with 'for' currently in effect
+        self._faults: dict[int, ActiveFault] = {}
+        self._t0 = 0.0
+
+    # -- public -------------------------------------------------------------------------------
+    def run(self) -> DrillResult:
+        sc = self.scenario
+        result = DrillResult(sc, self.url, _now())
+        load = LoadGenerator(self.url, sc.load, sc.wall_duration, sc.seed, clock=self.clock)
+        ticker: threading.Thread | None = None
+        try:
+            load.prepare()
+            self._t0 = self.clock()
+            load.start(self._t0)
+            ticker = threading.Thread(target=self._tick, args=(load,), name="drill-progress")
+            ticker.start()
+            self._walk_timeline(result)
+            load.join()
+        except KeyboardInterrupt:
+            result.interrupted = True
+            raise
+        except HarnessError as exc:
+            result.error = str(exc)
+        finally:
+            self._abort.set()
+            load.stop()
+            load.join()
+            if ticker is not None:
+                ticker.join()
+            self._rollback(result)
+            result.records = load.records()
+            result.skipped = load.skipped
+            result.windows = self._windows()
+            result.finished_at = _now()
+            self.progress.close()
+        if result.error is None:
+            self._verify(load, result)
+        result.slos = slo.evaluate(sc.steady_state, result.records, result.windows, result.audit, sc.wall_duration)
+        return result
+
+    # -- timeline -----------------------------------------------------------------------------
+    def schedule(self) -> list[tuple[float, int, str, Step]]:
+        """(wall time, order, start|stop, step) sorted; stops go first at equal times."""
+        events = []
+        for step in self.scenario.method:
+            events.append((self.scenario.wall(step.at), 1, "start", step))
+            if step.end is not None:
+                events.append((self.scenario.wall(step.end), 0, "stop", step))
+        return sorted(events, key=lambda e: (e[0], e[1], e[3].index))
+
+    def _walk_timeline(self, result: DrillResult) -> None:
+        for at, _, what, step in self.schedule():
+            delay = self._t0 + at - self.clock()
+            if delay > 0 and self._abort.wait(delay):
+                return
+            (self._start if what == "start" else self._stop)(step)
+            self._note(result, f"{what} {step.kind} {step.name}" + (f" ({step.note})" if step.note else ""))
+
+    def _start(self, step: Step) -> None:
+        if step.kind == "fault":
+            self._faults[step.index] = self.env.chaos.inject(step.name, dict(step.options))
+            return
+        ACTIONS[step.name].run(self.env, step.options)
+        if step.duration is not None:
+            self._held[step.index] = step
+
+    def _stop(self, step: Step) -> None:
+        if step.kind == "fault":
+            self.env.chaos.clear(self._faults[step.index])
+        else:
+            self._held.pop(step.index, None)
+            ACTIONS[step.name].undo(self.env, step.options)
+
+    # -- rollbacks ----------------------------------------------------------------------------
+    def _rollback(self, result: DrillResult) -> None:
+        """Clear every fault, undo held actions, run the scenario's rollbacks; log, never stop early."""
+        undo = [(f"undo {s.name}", lambda s=s: ACTIONS[s.name].undo(self.env, s.options)) for s in self._held.values()]
+        self._held.clear()
+        steps = [("clear all faults", self.env.chaos.clear_all), *undo]
+        steps += [(f"rollback {s.name}", lambda s=s: ACTIONS[s.name].run(self.env, s.options))
+                  for s in self.scenario.rollbacks]
+        for label, fn in steps:
+            try:
+                fn()
+                self._note(result, label)
+            except Exception as exc:  # a failed rollback is reported, the others still run
+                self._note(result, f"{label} failed: {exc}")
+                result.error = result.error or f"rollback '{label}' failed: {exc}"
+
+    # -- verification and data ------------------------------------------------------------------
+    def _verify(self, load: LoadGenerator, result: DrillResult) -> None:
+        replication = getattr(getattr(self.env, "dynamodb", None), "replication", None)
+        if replication is not None:
+            try:
+                replication.wait_caught_up(REPLICATION_CATCH_UP)
+            except TimeoutExpired as exc:
+                self._note(result, f"replication did not catch up: {exc}")
+        result.audit, verify_records = load.audit()
+        result.records.extend(verify_records)
+        app = getattr(self.env, "app", None)
+        if app is not None and hasattr(app, "metrics"):
+            try:
+                result.app_metrics = dict(app.metrics())
+            except Exception as exc:  # metrics are a report extra; their absence fails nothing
+                self._note(result, f"app metrics unavailable: {exc}")
+
+    def _windows(self) -> list[FaultWindow]:
+        out = []
+        for index, handle in sorted(self._faults.items()):
+            step = self.scenario.method[index]
+            record = handle.record
+            end = None if step.end is None or record.cleared is None else round(record.cleared - self._t0, 6)
+            out.append(FaultWindow(step.name, round(record.started - self._t0, 6), end,
+                                   dict(step.options), index, step.label))
+        return out
+
+    def _note(self, result: DrillResult, text: str) -> None:
+        t = round(self.clock() - self._t0, 3) if self._t0 else 0.0
+        result.notes.append({"t": t, "text": text})
+        self.progress.note(f"[{t:5.1f}s] {text}")
+
+    def _tick(self, load: LoadGenerator) -> None:
+        while not self._abort.wait(self.progress.interval):
+            self.progress.update(self.snapshot(load))
+
+    def snapshot(self, load: LoadGenerator) -> Snapshot:
+        elapsed = self.clock() - self._t0
+        recent = load.records_since(elapsed - 1.0)
+        everything = load.records()
+        ok = [r for r in recent if r.ok]
+        regions = [r.region for r in ok if r.region]
+        active = tuple(self.scenario.method[i].label for i, h in self._faults.items() if h.active)
+        active += tuple(s.label for s in self._held.values())
+        p99 = slo.percentile([r.latency for r in recent], 99)
+        return Snapshot(
+            elapsed=min(elapsed, self.scenario.wall_duration), total=self.scenario.wall_duration,
+            requests=len(everything), failures=sum(not r.ok for r in everything),
+            recent_success=(len(ok) / len(recent)) if recent else None,
+            recent_p99_ms=None if p99 is None else p99 * 1000,
+            region=max(set(regions), key=regions.count) if regions else None, active=active,
+        )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_drill(scenario: Scenario, env: DrillEnvironment, *, app_url: str | None = None,
+              progress: Progress | None = None) -> DrillResult:
+    """Run ``scenario`` against ``env``; rollbacks always run; Ctrl-C propagates after them."""
+    return DrillRunner(scenario, env, app_url=app_url, progress=progress).run()

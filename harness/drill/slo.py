@@ -1,0 +1,256 @@
+"""Steady-state objectives measured from what users saw during a drill.
+
+Definitions (all times are wall seconds; requests are grouped by the time they were sent):
+
+- success rate: share of ``ok`` requests per fixed window from the load start; windows with fewer
+  than ``min_requests`` requests are skipped; the worst window is the measured value.
+- p99 latency: nearest-rank 99th percentile over every load request, failed ones included (a
+  request that hangs until its timeout is exactly the latency a user suffers).
+- time to fail over: for each fault window (overlapping windows merged), the time from the fault
+  starting until service is *restored while the fault is still active*: the first request that
+  completes ok and is followed by ``STABLE`` more ok requests. A window in which nothing failed
+  counts 0; a window whose service only came back after the fault cleared did not fail over.
+- time to recover: from a fault clearing until service is restored the same way (0 if it never
+  broke); windows ending with the load cannot be measured and are skipped.
+- lost / duplicate writes: counts from the end-of-run ``WriteAudit``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
+from harness.scenario.model import SLOSpec
+
+STABLE = 5  # consecutive ok requests that count as "service restored"
+
+
+@dataclass(frozen=True)
+class SLOResult:
+    spec: SLOSpec
+    passed: bool
+    measured: float | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.spec.title,
+            "kind": self.spec.kind,
+            "passed": self.passed,
+            "measured": self.measured,
+            "threshold": self.spec.threshold,
+            "comparator": self.spec.comparator,
+            "unit": self.spec.unit,
+            "window": self.spec.window,
+            "detail": self.detail,
+            "where": self.spec.where,
+        }
+
+
+@dataclass(frozen=True)
+class Impact:
+    """One merged fault window and how the service fared in it."""
+
+    start: float
+    end: float
+    failover: float | None  # seconds from start to restored during the fault; None: never
+    recovery: float | None  # seconds from end to restored; None: never (or not measurable)
+    measurable_recovery: bool
+    failures: int
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def merge_windows(windows: Sequence[FaultWindow], load_end: float) -> list[tuple[float, float]]:
+    spans = sorted((w.start, w.end if w.end is not None else load_end) for w in windows)
+    merged: list[list[float]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def _restored_at(records: Sequence[RequestRecord], after_failure: bool) -> float | None:
+    """Completion time of the first ok request followed by STABLE-1 more ok ones.
+
+    With ``after_failure`` only a run starting after the first failure counts (failover); else the
+    first stable run at all counts (recovery).
+    """
+    seen_failure = not after_failure
+    run_start: RequestRecord | None = None
+    run = 0
+    for rec in records:
+        if not rec.ok:
+            seen_failure, run_start, run = True, None, 0
+            continue
+        if not seen_failure:
+            continue
+        if run_start is None:
+            run_start = rec
+        run += 1
+        if run >= STABLE:
+            return run_start.done
+    # A shorter run that lasts to the end of the requests also counts: nothing failed after it.
+    return run_start.done if run_start is not None else None
+
+
+def impacts(records: Sequence[RequestRecord], windows: Sequence[FaultWindow], load_end: float) -> list[Impact]:
+    load = sorted((r for r in records if r.op != "verify"), key=lambda r: r.t)
+    spans = merge_windows(windows, load_end)
+    out = []
+    for i, (start, end) in enumerate(spans):
+        next_start = spans[i + 1][0] if i + 1 < len(spans) else math.inf
+        during = [r for r in load if start <= r.t < end]
+        failures = sum(not r.ok for r in during)
+        if failures == 0:
+            failover: float | None = 0.0
+        else:
+            restored = _restored_at(during, after_failure=True)
+            failover = None if restored is None or restored > end else max(0.0, restored - start)
+        measurable = end < load_end
+        recovery: float | None = None
+        if measurable:
+            before = [r for r in load if r.t < end][-STABLE:]
+            after = [r for r in load if end <= r.t < next_start]
+            if before and all(r.ok for r in before) and (not after or after[0].ok):
+                recovery = 0.0
+            else:
+                restored = _restored_at(after, after_failure=False)
+                recovery = None if restored is None else max(0.0, restored - end)
+        out.append(Impact(start, end, failover, recovery, measurable, failures))
+    return out
+
+
+def success_windows(records: Sequence[RequestRecord], window: float, load_end: float) -> list[tuple[float, int, int]]:
+    """(window start, requests, ok) for each window of the load."""
+    count = max(1, math.ceil(load_end / window - 1e-9))
+    totals = [0] * count
+    oks = [0] * count
+    for rec in records:
+        if rec.op == "verify":
+            continue
+        i = min(count - 1, max(0, int(rec.t // window)))
+        totals[i] += 1
+        oks[i] += rec.ok
+    return [(i * window, totals[i], oks[i]) for i in range(count)]
+
+
+def evaluate(
+    specs: Sequence[SLOSpec],
+    records: Sequence[RequestRecord],
+    windows: Sequence[FaultWindow],
+    audit: WriteAudit,
+    load_end: float,
+) -> list[SLOResult]:
+    found = impacts(records, windows, load_end)
+    return [_evaluate_one(spec, records, found, audit, load_end) for spec in specs]
+
+
+def _evaluate_one(spec: SLOSpec, records: Sequence[RequestRecord], found: list[Impact], audit: WriteAudit,
+                  load_end: float) -> SLOResult:
+    load = [r for r in records if r.op != "verify"]
+    if spec.kind == "success_rate":
+        counted = [(s, n, ok) for s, n, ok in success_windows(load, spec.window or 1.0, load_end)
+                   if n >= spec.min_requests]
+        if not counted:
+            return SLOResult(spec, False, None, f"no window had {spec.min_requests} or more requests")
+        start, n, ok = min(counted, key=lambda w: (w[2] / w[1], w[0]))
+        rate = ok / n
+        overall = sum(r.ok for r in load) / len(load)
+        detail = (f"worst window at {start:.1f}s: {ok}/{n} ok ({rate:.1%}); overall {overall:.1%} over "
+                  f"{len(counted)} windows")
+        return SLOResult(spec, rate >= spec.threshold, rate, detail)
+    if spec.kind == "p99_latency":
+        p99 = percentile([r.latency for r in load], 99)
+        if p99 is None:
+            return SLOResult(spec, False, None, "no requests were made")
+        detail = f"p99 {p99 * 1000:.0f}ms, p50 {percentile([r.latency for r in load], 50) * 1000:.0f}ms over {len(load)} requests"
+        return SLOResult(spec, p99 <= spec.threshold, p99, detail)
+    if spec.kind == "time_to_failover":
+        return _worst(spec, [(i, i.failover) for i in found], "fault window",
+                      "service did not come back while the fault at {start:.1f}s was active")
+    if spec.kind == "time_to_recover":
+        measurable = [(i, i.recovery) for i in found if i.measurable_recovery]
+        return _worst(spec, measurable, "cleared fault",
+                      "service did not recover after the fault cleared at {end:.1f}s")
+    if spec.kind == "lost_writes":
+        if not audit.ran:
+            return SLOResult(spec, False, None, f"acknowledged writes could not be checked: {audit.note}")
+        lost = len(audit.lost)
+        sample = f" (e.g. {', '.join(audit.lost[:3])})" if lost else ""
+        return SLOResult(spec, lost <= spec.threshold, float(lost),
+                         f"{lost} of {audit.checked} acknowledged sessions unreadable at the end{sample}")
+    dupes = len(audit.duplicates)
+    sample = f" (e.g. {', '.join(audit.duplicates[:3])})" if dupes else ""
+    return SLOResult(spec, dupes <= spec.threshold, float(dupes),
+                     f"{dupes} logins acknowledged with two different sessions for one idempotency key{sample}")
+
+
+def _worst(spec: SLOSpec, values: list[tuple[Impact, float | None]], noun: str, never: str) -> SLOResult:
+    if not values:
+        return SLOResult(spec, False, None, f"no {noun} to measure")
+    for impact, value in values:
+        if value is None:
+            return SLOResult(spec, False, None, never.format(start=impact.start, end=impact.end))
+    impact, worst = max(values, key=lambda v: v[1])
+    detail = f"worst {worst:.2f}s for the {noun} {impact.start:.1f}s-{impact.end:.1f}s; {len(values)} measured"
+    return SLOResult(spec, worst <= spec.threshold, worst, detail)
+
+
+def series(records: Sequence[RequestRecord], load_end: float, bucket: float) -> list[dict[str, Any]]:
+    """Per-bucket figures for charts: requests, success rate, p50/p99 latency, serving region."""
+    count = max(1, math.ceil(load_end / bucket - 1e-9))
+    buckets: list[list[RequestRecord]] = [[] for _ in range(count)]
+    for rec in records:
+        if rec.op != "verify":
+            buckets[min(count - 1, max(0, int(rec.t // bucket)))].append(rec)
+    out = []
+    for i, recs in enumerate(buckets):
+        lat = [r.latency for r in recs]
+        regions = Counter(r.region for r in recs if r.ok and r.region)
+        out.append({
+            "t": round(i * bucket, 3),
+            "requests": len(recs),
+            "ok": sum(r.ok for r in recs),
+            "success_rate": (sum(r.ok for r in recs) / len(recs)) if recs else None,
+            "p50_ms": None if not lat else round(percentile(lat, 50) * 1000, 1),
+            "p99_ms": None if not lat else round(percentile(lat, 99) * 1000, 1),
+            "region": regions.most_common(1)[0][0] if regions else None,
+            "cached": sum(bool(r.cached) for r in recs),
+        })
+    return out
+
+
+def events(found: Sequence[Impact], points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Failover/recovery marks and changes of the serving region, sorted by time."""
+    out: list[dict[str, Any]] = []
+    for impact in found:
+        if impact.failures and impact.failover is not None:
+            out.append({"t": round(impact.start + impact.failover, 3), "kind": "failover",
+                        "detail": f"service restored {impact.failover:.2f}s into the fault"})
+        if impact.failures and impact.failover is None:
+            out.append({"t": round(impact.start, 3), "kind": "outage",
+                        "detail": "service did not come back while the fault was active"})
+        if impact.measurable_recovery and impact.recovery is not None:
+            out.append({"t": round(impact.end + impact.recovery, 3), "kind": "recovery",
+                        "detail": f"service stable {impact.recovery:.2f}s after the fault cleared"})
+    previous = None
+    for point in points:
+        region = point["region"]
+        if region and previous and region != previous:
+            out.append({"t": point["t"], "kind": "region", "detail": f"serving from {region} (was {previous})"})
+        previous = region or previous
+    return sorted(out, key=lambda e: e["t"])

@@ -1,0 +1,148 @@
+"""Drill runner: timeline in wall time, SLO verdicts, and rollbacks after errors and Ctrl-C."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from harness.drill import run_drill
+from harness.drill.load import plan
+from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
+from harness.drill.slo import evaluate, impacts, percentile
+from harness.drill.testing import DrillEnvDouble
+from harness.scenario import parse_scenario
+
+SCENARIO = """\
+title: runner test
+seed: 7
+load: {duration: 2.4s, rps: 50, users: 10, workers: 4, request_timeout: 1s}
+steady_state:
+  - success_rate: {min: 95%, window: 0.4s, min_requests: 3}
+  - time_to_failover: {max: 0.5s}
+  - time_to_recover: {max: 0.5s}
+  - lost_writes: 0
+  - duplicate_writes: 0
+method:
+  - fault: dns.empty_answer
+    at: 0.8s
+    for: 0.8s
+    options: {qname: dynamodb.us-east-1.amazonaws.com}
+"""
+
+
+def outcome(result):
+    return {r.spec.kind: r.passed for r in result.slos}
+
+
+def no_drill_threads():
+    return not [t for t in threading.enumerate() if t.name.startswith(("drill-", "chaos-clear"))]
+
+
+def test_resilient_app_passes_and_the_fault_ran_on_schedule():
+    sc = parse_scenario(SCENARIO, "r.yaml")
+    with DrillEnvDouble("failover") as env:
+        result = run_drill(sc, env)
+        assert env.chaos.active == []
+    assert result.passed, [r.detail for r in result.slos]
+    (window,) = result.windows
+    assert window.name == "dns.empty_answer"
+    assert window.start == pytest.approx(0.8, abs=0.15) and window.end == pytest.approx(1.6, abs=0.15)
+    regions = {r.region for r in result.records if window.start + 0.05 < r.t < window.end - 0.05}
+    assert regions == {"us-west-2"}  # served by the other region while the fault was active
+    assert result.audit.checked > 0 and result.audit.lost == ()
+    assert no_drill_threads()
+
+
+def test_naive_app_fails_success_rate_and_failover_but_recovers():
+    sc = parse_scenario(SCENARIO, "r.yaml")
+    with DrillEnvDouble("fail") as env:
+        result = run_drill(sc, env)
+    verdict = outcome(result)
+    assert not result.passed
+    assert verdict["success_rate"] is False and verdict["time_to_failover"] is False
+    assert verdict["time_to_recover"] is True and verdict["lost_writes"] is True
+
+
+def test_acknowledged_writes_that_vanish_are_counted_lost():
+    sc = parse_scenario(SCENARIO, "r.yaml")
+    with DrillEnvDouble("lose_writes") as env:
+        result = run_drill(sc, env)
+    lost = next(r for r in result.slos if r.spec.kind == "lost_writes")
+    assert not lost.passed and lost.measured == len(result.audit.lost) > 0
+
+
+FAILING_ACTION = SCENARIO + """\
+  - action: pause_replication
+    at: 1s
+    for: 0.5s
+"""
+
+
+def test_error_mid_timeline_still_clears_faults_and_runs_rollbacks():
+    sc = parse_scenario(FAILING_ACTION + "rollbacks:\n  - action: resume_replication\n", "r.yaml")
+    with DrillEnvDouble("failover") as env:
+        env.dynamodb = None  # the replication action cannot run: a harness error mid-drill
+        result = run_drill(sc, env)
+        assert env.chaos.active == [] and env.dns.faults.active == []
+    assert result.error == "replication actions need the DynamoDB regions, which this harness is not running"
+    assert not result.passed
+    assert any(n["text"] == "clear all faults" for n in result.notes)
+    assert any("rollback resume_replication failed" in n["text"] for n in result.notes)
+    assert no_drill_threads()
+
+
+def test_ctrl_c_clears_faults_resumes_replication_and_propagates():
+    sc = parse_scenario(FAILING_ACTION + "rollbacks:\n  - action: resume_replication\n", "r.yaml")
+    with DrillEnvDouble("failover") as env:
+        def interrupt() -> None:
+            env.dynamodb.replication.calls.append("pause")
+            raise KeyboardInterrupt
+        env.dynamodb.replication.pause = interrupt
+        with pytest.raises(KeyboardInterrupt):
+            run_drill(sc, env)
+        assert env.chaos.active == [] and env.dns.faults.active == []
+        assert env.dynamodb.replication.calls == ["pause", "resume"]  # the scenario's rollback ran
+        assert env.chaos.history[0].cleared is not None
+    assert no_drill_threads()
+
+
+def test_held_actions_are_undone_at_their_end():
+    sc = parse_scenario(FAILING_ACTION, "r.yaml")
+    with DrillEnvDouble("failover") as env:
+        run_drill(sc, env)
+        assert env.dynamodb.replication.calls[:2] == ["pause", "resume"]
+        assert env.dynamodb.replication.paused is False
+
+
+def test_load_plan_is_seeded_and_bounded():
+    sc = parse_scenario(SCENARIO, "r.yaml")
+    first, again = plan(sc.load, sc.wall_duration, 7), plan(sc.load, sc.wall_duration, 7)
+    assert first == again and len(first) == 120
+    assert plan(sc.load, sc.wall_duration, 8) != first
+    assert max(p.at for p in first) < sc.wall_duration
+
+
+def rec(t, ok, latency=0.01, region="us-east-1"):
+    return RequestRecord(seq=int(t * 100), t=t, op="validate", user="u", status=200 if ok else 503,
+                         latency=latency, ok=ok, region=region)
+
+
+def test_slo_math_on_known_records():
+    # 10 requests per second over 6 s; fault 2-4 s; failures 2.0-2.6 s, then served again
+    records = [rec(i / 10, not (20 <= i < 26)) for i in range(60)]
+    windows = [FaultWindow("dns.empty_answer", 2.0, 4.0)]
+    (impact,) = impacts(records, windows, 6.0)
+    assert impact.failures == 6
+    assert impact.failover == pytest.approx(0.61)  # first of 5 ok in a row: sent 2.6 s, done 2.61 s
+    assert impact.recovery == 0.0
+    sc = parse_scenario(SCENARIO.replace("window: 0.4s", "window: 1s"), "r.yaml")
+    results = {r.spec.kind: r for r in evaluate(sc.steady_state, records, windows, WriteAudit(checked=3), 6.0)}
+    assert results["success_rate"].measured == pytest.approx(0.4) and not results["success_rate"].passed
+    assert results["time_to_failover"].measured == pytest.approx(0.61) and not results["time_to_failover"].passed
+    assert results["lost_writes"].passed and results["lost_writes"].measured == 0
+
+
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))
+    assert percentile(values, 99) == 99 and percentile(values, 50) == 50 and percentile([], 99) is None
