@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import itertools
 import os
 import socket
 import threading
@@ -41,14 +42,18 @@ def _worker_index() -> int:
 class LoopbackPool:
     """Hands out distinct addresses ``127.A.B.1``, ``127.A.B.2``, ... for one harness.
 
-    ``A`` comes from the xdist worker index and ``B`` from the process id, so concurrent harnesses
-    (workers, a drill next to a test run) get disjoint blocks. 127.0.0.0/16 is left alone because
+    ``A`` comes from the xdist worker index and ``B`` from the process id and the pool's number in
+    this process, so concurrent harnesses (workers, a drill next to a test run) get disjoint blocks. 127.0.0.0/16 is left alone because
     system services (systemd-resolved on 127.0.0.53, the usual 127.0.0.1 servers) live there.
     """
 
+    _instances = itertools.count()
+
     def __init__(self, block: tuple[int, int] | None = None) -> None:
         if block is None:
-            block = (20 + _worker_index() % 200, os.getpid() % 250 + 1)
+            # Each pool in a process takes the next block, so two harnesses in one process
+            # (a plugin session and a test's own harness) never share addresses either.
+            block = (20 + _worker_index() % 200, (os.getpid() + 37 * next(self._instances)) % 250 + 1)
         a, b = block
         if not (1 <= a <= 254 and 0 <= b <= 255):
             raise ConfigError(f"loopback block 127.{a}.{b}.0/24 is out of range")

@@ -1,0 +1,113 @@
+"""DynamoDB service faults: the region's front answers with a real DynamoDB error.
+
+The errors carry DynamoDB's wire format (``__type``, request id, CRC32), so botocore classifies
+them as in production: throttles feed the adaptive rate limiter and cost standard-mode retry
+quota, 500/503 are retried as transient errors. ``dynamodb.pause_replication`` stops global-table
+replication like AWS FIS ``aws:dynamodb:global-table-pause-replication``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from faults.base import Environment, Fault, register
+from harness.dynamodb import awsjson
+from harness.dynamodb.awsjson import AwsError
+from harness.errors import FaultOptionError
+
+# Operations of the DynamoDB API (botocore's service model); validated so a typo fails loudly.
+_OPERATIONS: list[str] | None = None
+
+
+def dynamodb_operations() -> list[str]:
+    global _OPERATIONS
+    if _OPERATIONS is None:
+        import botocore.session
+
+        model = botocore.session.get_session().get_service_model("dynamodb")
+        _OPERATIONS = sorted(model.operation_names)
+    return _OPERATIONS
+
+
+@dataclass(kw_only=True, eq=False)
+class ServiceErrorFault(Fault):
+    """Shared shape of the service-error faults: which regions and operations, which error."""
+
+    region: tuple[str, ...] = ("us-east-1",)
+    operation: tuple[str, ...] = ()  # empty: every operation
+    targets: list[Any] = field(default_factory=list, init=False, repr=False)
+
+    def validate(self) -> None:
+        known = dynamodb_operations()
+        for op in self.operation:
+            if op not in known:
+                raise FaultOptionError(f"{self.name}: unknown DynamoDB operation {op!r} (e.g. PutItem, GetItem, Query)")
+
+    def aws_error(self) -> AwsError:
+        raise NotImplementedError
+
+    def intercept(self, operation: str) -> AwsError | None:
+        if self.operation and operation not in self.operation:
+            return None
+        return self.aws_error() if self.roll() else None
+
+    def start(self, env: Environment) -> None:
+        dynamodb = self.component(env, "dynamodb", "mocked DynamoDB regions")
+        self.targets = dynamodb.select(self.region)
+        for region in self.targets:
+            region.service_faults.add(self)
+
+    def stop(self, env: Environment) -> None:
+        for region in self.targets:
+            region.service_faults.remove(self)
+        self.targets = []
+
+
+@register
+@dataclass(kw_only=True, eq=False)
+class Throttle(ServiceErrorFault):
+    name: ClassVar[str] = "dynamodb.throttle"
+    summary: ClassVar[str] = "requests throttled (HTTP 400 ProvisionedThroughputExceededException or ThrottlingException)"
+
+    error: Literal["ProvisionedThroughputExceededException", "ThrottlingException"] = (
+        "ProvisionedThroughputExceededException"
+    )
+
+    def aws_error(self) -> AwsError:
+        if self.error == "ThrottlingException":
+            return awsjson.THROTTLING
+        return awsjson.PROVISIONED_THROUGHPUT_EXCEEDED
+
+
+@register
+@dataclass(kw_only=True, eq=False)
+class InternalError(ServiceErrorFault):
+    name: ClassVar[str] = "dynamodb.internal_error"
+    summary: ClassVar[str] = "requests fail with HTTP 500 InternalServerError"
+
+    def aws_error(self) -> AwsError:
+        return awsjson.INTERNAL_SERVER_ERROR
+
+
+@register
+@dataclass(kw_only=True, eq=False)
+class Unavailable(ServiceErrorFault):
+    name: ClassVar[str] = "dynamodb.unavailable"
+    summary: ClassVar[str] = "requests fail with HTTP 503 ServiceUnavailable"
+
+    def aws_error(self) -> AwsError:
+        return awsjson.SERVICE_UNAVAILABLE
+
+
+@register
+@dataclass(kw_only=True, eq=False)
+class PauseReplication(Fault):
+    name: ClassVar[str] = "dynamodb.pause_replication"
+    summary: ClassVar[str] = "global-table replication paused; writes queue up and catch up when cleared"
+
+    def start(self, env: Environment) -> None:
+        self.component(env, "dynamodb", "mocked DynamoDB regions").replication.pause()
+
+    def stop(self, env: Environment) -> None:
+        self.component(env, "dynamodb", "mocked DynamoDB regions").replication.resume()

@@ -1,0 +1,204 @@
+"""All mocked DynamoDB regions of one harness, their endpoint nodes, DNS records and replication."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import botocore.session
+
+from harness.dynamodb.region import Region
+from harness.dynamodb.replication import Replicator
+from harness.dynamodb.store import RegionStore, drop_account, new_account_id
+from harness.dynamodb.tables import TableSpec
+from harness.errors import ConfigError
+from harness.loopback import LoopbackPool, bind_socket, shared_port
+
+
+def known_regions() -> list[str]:
+    """Regions botocore knows DynamoDB in (all partitions), for validating configuration."""
+    session = botocore.session.get_session()
+    return sorted({r for p in session.get_available_partitions() for r in session.get_available_regions("dynamodb", p)})
+
+
+def validate_regions(regions: Sequence[str]) -> list[str]:
+    if isinstance(regions, str):
+        regions = [regions]
+    regions = list(regions)
+    if not regions:
+        raise ConfigError("DynamoDB needs at least one region")
+    known = known_regions()
+    for name in regions:
+        if name not in known:
+            close = [k for k in known if k.split("-")[0] == str(name).split("-")[0]][:4]
+            hint = f" (e.g. {', '.join(close)})" if close else ""
+            raise ConfigError(f"unknown DynamoDB region {name!r}{hint}")
+    if len(set(regions)) != len(regions):
+        raise ConfigError(f"DynamoDB regions listed twice: {regions}")
+    return regions
+
+
+class DynamoRegions:
+    """Mocked DynamoDB in several regions as global tables, reached by name over real TCP.
+
+    ``dns`` (a ``DnsServer`` or a ``Topology``) gets ``dynamodb.<region>.amazonaws.com`` -> node
+    addresses; ``proxies`` (a ``ProxyLayer``) gets one proxy per node. Without them the regions
+    still run and clients talk to the front servers directly (unit tests, benchmarks).
+    """
+
+    def __init__(
+        self,
+        dns: Any = None,
+        proxies: Any = None,
+        pool: LoopbackPool | None = None,
+        regions: Sequence[str] = ("us-east-1", "us-west-2"),
+        nodes: int = 3,
+        replication_lag: float = 0.05,
+        *,
+        port: int = 0,
+        dns_ttl: int = 5,
+    ) -> None:
+        names = validate_regions(regions)
+        if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= 50:
+            raise ConfigError(f"DynamoDB nodes per region must be a whole number from 1 to 50, got {nodes!r}")
+        if not (isinstance(replication_lag, (int, float)) and replication_lag >= 0 and math.isfinite(replication_lag)):
+            raise ConfigError(f"replication_lag must be a number of seconds >= 0, got {replication_lag!r}")
+        if not (isinstance(port, int) and 0 <= port <= 65535):
+            raise ConfigError(f"DynamoDB endpoint port must be 0..65535, got {port!r}")
+        self.topology = getattr(dns, "topology", dns)
+        self.proxies = proxies
+        self.pool = pool or LoopbackPool()
+        self.account_id = new_account_id()
+        self.dns_ttl = dns_ttl
+        self._port = port
+        self._stores = {name: RegionStore(self.account_id, name) for name in names}
+        self.replication = Replicator(self._stores, replication_lag)
+        self._regions = {
+            name: Region(name, store, self.replication, self.pool, nodes=nodes) for name, store in self._stores.items()
+        }
+        self._specs: list[TableSpec] = []
+        self._created_proxies: list[str] = []
+        self._started = False
+
+    # -- lookup ---------------------------------------------------------------------------------
+    @property
+    def regions(self) -> list[Region]:
+        return list(self._regions.values())
+
+    @property
+    def primary(self) -> Region:
+        return self.regions[0]
+
+    def region(self, name: str) -> Region:
+        try:
+            return self._regions[name]
+        except KeyError:
+            raise ConfigError(
+                f"DynamoDB region {name!r} is not running in this harness (running: {', '.join(self._regions)})"
+            ) from None
+
+    def select(self, regions: str | Iterable[str] | None) -> list[Region]:
+        """Regions named by a fault's ``region`` option (one name, a list, or None for the primary)."""
+        if regions is None:
+            return [self.primary]
+        if isinstance(regions, str):
+            regions = [regions]
+        return [self.region(name) for name in regions]
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> "DynamoRegions":
+        if self._started:
+            return self
+        self._started = True
+        try:
+            for region in self.regions:
+                region.front.start()
+            self.replication.start()
+            if self.proxies is not None:
+                self._start_nodes()
+                if self.topology is not None:
+                    for region in self.regions:
+                        self.topology.set(region.hostname, region.nodes, self.dns_ttl)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_nodes(self) -> None:
+        """One proxy per node, all nodes of all regions on one port.
+
+        One port everywhere means a DNS answer pointing a region's name at another region's nodes
+        (``dns.wrong_address``) still connects, and gets that region's wrong-scope error, as in AWS.
+        """
+        addresses = [a for region in self.regions for a in region.nodes]
+        if self._port:
+            port, socks = self._port, []
+            try:
+                for address in addresses:
+                    socks.append(bind_socket(address, port, what="DynamoDB endpoint node"))
+            except BaseException:
+                for sock in socks:
+                    sock.close()
+                raise
+        else:
+            port, socks = shared_port(addresses, what="DynamoDB endpoint nodes")
+        for sock in socks:
+            sock.close()  # the proxies bind these addresses themselves
+        for region in self.regions:
+            upstream = f"{region.front.host}:{region.front.port}"
+            for proxy, address in zip(region.proxy_names, region.nodes):
+                self.proxies.create(proxy, f"{address}:{port}", upstream)
+                self._created_proxies.append(proxy)
+            region.port = port
+
+    def stop(self) -> None:
+        """Undo start() in reverse; every step runs even if an earlier one fails (first error re-raised)."""
+        if not self._started:
+            return
+        self._started = False
+        steps = []
+        if self.topology is not None and self.proxies is not None:
+            steps += [lambda r=region: self.topology.remove(r.hostname) for region in self.regions]
+        steps += [lambda p=proxy: self.proxies.destroy(p) for proxy in reversed(self._created_proxies)]
+        steps += [self.replication.stop] + [region.front.stop for region in self.regions]
+        steps += [lambda: drop_account(self.account_id)]
+        self._created_proxies.clear()
+        for region in self.regions:
+            region.port = None
+        first_error: BaseException | None = None
+        for step in steps:
+            try:
+                step()
+            except BaseException as exc:
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+
+    def __enter__(self) -> "DynamoRegions":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- tables and per-test state --------------------------------------------------------------
+    def create_tables(self, specs: Iterable[TableSpec | Mapping[str, Any]]) -> list[TableSpec]:
+        """Create each table in every region (a global table); returns the parsed specs."""
+        parsed = [TableSpec.of(s) for s in specs]
+        for spec in parsed:
+            for store in self._stores.values():
+                store.create_table(spec)
+            self._specs.append(spec)
+        return parsed
+
+    @property
+    def tables(self) -> list[str]:
+        return [s.name for s in self._specs]
+
+    def reset(self) -> None:
+        """Per-test state in milliseconds: tables emptied, faults and logs cleared, replication resumed."""
+        self.replication.reset()
+        for region in self.regions:
+            region.store.empty()
+            region.service_faults.clear()
+            region.requests.clear()

@@ -1,0 +1,281 @@
+"""The embedded harness: every component started in order, wired together, stopped in reverse.
+
+``Harness`` is what the CLI, the drills and the pytest plugin run. It owns one loop thread and one
+block of loopback addresses, and starts:
+
+1. the authoritative DNS server (``harness.dns``) and the in-process resolver hook, so every
+   ``getaddrinfo`` for a managed name in this process (boto3, the sample app, the load generator)
+   asks it;
+2. the proxy layer (a real Toxiproxy at ``TOXIPROXY_URL`` when one answers, else the embedded one);
+3. the DynamoDB regions (moto behind keep-alive fronts), one proxy per endpoint node, global tables;
+4. the sample app's replicas (optional) behind ``app.chaos.test``;
+5. the health checker, which publishes healthy DynamoDB nodes and app replicas into DNS.
+
+Faults go through ``chaos`` (``harness.chaos.Chaos``), whose environment is the harness itself.
+Stopping (also after a failed start, an exception or Ctrl-C) clears every fault first, then stops
+everything in reverse order, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.app_replicas import AppReplicas
+from harness.chaos import Chaos
+from harness.dns import DnsServer, Topology
+from harness.dynamodb import DynamoRegions
+from harness.errors import ConfigError
+from harness.health import HealthChecker, Target, TcpCheck
+from harness.loop import LoopThread
+from harness.loopback import LoopbackPool
+from harness.proxies import ProxyLayer
+from harness.resolver import DnsCache, ResolverOptions, use_harness_dns
+from sample_app.config import AppConfig, BreakerSettings, RetrySettings, Timeouts
+from sample_app.tables import TABLE_SPECS
+
+APP_HOSTNAME = "app.chaos.test"
+_NESTED_APP_SETTINGS = {"retry": RetrySettings, "timeouts": Timeouts, "breaker": BreakerSettings}
+
+
+@dataclass
+class HarnessConfig:
+    """How the embedded harness is shaped. Times are wall-clock seconds."""
+
+    seed: int = 0
+    regions: tuple[str, ...] = ("us-east-1", "us-west-2")
+    nodes: int = 3
+    replication_lag: float = 0.05
+    #: "resilient", "naive", or None for no app.
+    app_profile: str | None = "resilient"
+    app_overrides: Mapping[str, Any] = field(default_factory=dict)
+    app_replicas: int = 1
+    #: None: TOXIPROXY_URL / 127.0.0.1:8474 if a Toxiproxy answers there, else the embedded server.
+    toxiproxy_url: str | None = None
+    resolver_timeout: float = 0.5
+    resolver_attempts: int = 2
+    #: Client-side DNS cache (how long answers / negative answers are kept); both None: no cache.
+    dns_max_ttl: float | None = None
+    dns_negative_ttl: float | None = None
+    dns_ttl: int = 5
+    health_interval: float = 0.1
+    health_timeout: float = 0.1
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 2
+    max_removal_share: float | None = None
+    #: Where the DNS server listens: None takes a loopback address from the harness's pool. A
+    #: fixed host/port (e.g. port 53) lets other processes and containers use it as their resolver.
+    dns_host: str | None = None
+    dns_port: int = 0
+    #: The port every DynamoDB endpoint node listens on (0: a free one), so an external app's
+    #: endpoint URLs can be written down before the harness starts (docker-compose).
+    dynamodb_port: int = 0
+    #: Allow ``dns_host`` to be a non-loopback address such as 0.0.0.0 (containers only).
+    allow_non_loopback: bool = False
+
+    def __post_init__(self) -> None:
+        if self.app_profile not in (None, "resilient", "naive"):
+            raise ConfigError(f"app profile must be 'resilient' or 'naive', got {self.app_profile!r}")
+        if isinstance(self.app_replicas, bool) or not isinstance(self.app_replicas, int) or not 1 <= self.app_replicas <= 20:
+            raise ConfigError(f"app_replicas must be a whole number from 1 to 20, got {self.app_replicas!r}")
+
+    def app_config(self, endpoints: Mapping[str, str]) -> AppConfig:
+        """The sample app's configuration for this harness's endpoints (profile + overrides)."""
+        overrides = dict(self.app_overrides)
+        for key, kind in _NESTED_APP_SETTINGS.items():
+            if isinstance(overrides.get(key), Mapping):
+                try:
+                    overrides[key] = kind(**overrides[key])
+                except TypeError as exc:
+                    raise ConfigError(f"app override {key!r}: {exc}") from None
+        known = {f.name for f in dataclasses.fields(AppConfig)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown app setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}")
+        factory = AppConfig.naive if self.app_profile == "naive" else AppConfig.resilient
+        return factory(endpoints, **overrides)
+
+
+class Harness:
+    """A running harness; also the environment faults act on (``dns``, ``proxies``, ``dynamodb``, ``health``)."""
+
+    def __init__(self, config: HarnessConfig | None = None) -> None:
+        self.config = config or HarnessConfig()
+        self.loop = LoopThread("chaos-harness-loop")
+        self.pool = LoopbackPool()
+        self.topology = Topology()
+        self.dns: DnsServer | None = None
+        self.resolver: Any = None
+        self.proxies: ProxyLayer | None = None
+        self.dynamodb: DynamoRegions | None = None
+        self.app: AppReplicas | None = None
+        self.health: HealthChecker | None = None
+        self.chaos = Chaos(self, seed=self.config.seed)
+        self._stack = contextlib.ExitStack()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> "Harness":
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        cfg, stack = self.config, self._stack
+        stack.callback(self.loop.close)
+        self.loop.start()
+
+        self.dns = DnsServer(self.topology, cfg.dns_host or self.pool.take("dns"), cfg.dns_port, loop=self.loop,
+                             allow_non_loopback=cfg.allow_non_loopback)
+        stack.callback(self.dns.stop)
+        self.dns.start()
+
+        cache = None
+        if cfg.dns_max_ttl is not None or cfg.dns_negative_ttl is not None:
+            cache = DnsCache(max_ttl=cfg.dns_max_ttl, negative_ttl=cfg.dns_negative_ttl)
+        options = ResolverOptions(timeout=cfg.resolver_timeout, attempts=cfg.resolver_attempts)
+        self.resolver = stack.enter_context(use_harness_dns(self.dns_client_address, self.topology.zones, options, cache))
+
+        self.proxies = ProxyLayer.connect(cfg.toxiproxy_url, seed=cfg.seed, loop=self.loop)
+        stack.callback(self.proxies.close)
+
+        self.dynamodb = DynamoRegions(
+            self.dns, self.proxies, self.pool, cfg.regions, cfg.nodes, cfg.replication_lag,
+            port=cfg.dynamodb_port, dns_ttl=cfg.dns_ttl,
+        )
+        stack.callback(self.dynamodb.stop)
+        self.dynamodb.start()
+        self.dynamodb.create_tables(TABLE_SPECS)
+
+        self.health = HealthChecker(
+            self.topology,
+            loop=self.loop,
+            interval=cfg.health_interval,
+            timeout=cfg.health_timeout,
+            healthy_threshold=cfg.healthy_threshold,
+            unhealthy_threshold=cfg.unhealthy_threshold,
+            max_removal_share=cfg.max_removal_share,
+        )
+        for region in self.dynamodb.regions:
+            targets = [
+                Target(address, region.port, check=TcpCheck(), control=_ProxyControl(self.proxies, proxy))
+                for proxy, address in zip(region.proxy_names, region.nodes)
+            ]
+            self.health.add_group(region.hostname, targets, ttl=cfg.dns_ttl)
+
+        if cfg.app_profile is not None:
+            endpoints = {region.name: region.endpoint_url for region in self.dynamodb.regions}
+            self.app = AppReplicas(cfg.app_config(endpoints), self.pool, count=cfg.app_replicas, hostname=APP_HOSTNAME)
+            stack.callback(self.app.stop)
+            self.app.start()
+            self.health.add_group(APP_HOSTNAME, self.app.targets(), ttl=cfg.dns_ttl)
+
+        stack.callback(self.health.stop)
+        self.health.start()
+        # Faults are cleared before anything they act on stops (registered last: runs first).
+        stack.callback(self.chaos.clear_all)
+
+    def stop(self) -> None:
+        """Clear faults, then stop every component in reverse start order (idempotent)."""
+        self._stack.close()
+
+    def __enter__(self) -> "Harness":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- per-test state -------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to a clean state without restarting servers: no faults, empty tables, default records."""
+        self.chaos.clear_all()
+        if self.proxies is not None:
+            self.proxies.reset()
+        if self.dynamodb is not None:
+            self.dynamodb.reset()
+        if self.health is not None:
+            self.health.reset()
+        if self.app is not None:
+            self.app.reset()
+        if self.dns is not None:
+            self.dns.reset()
+        if self.resolver is not None and self.resolver.cache is not None:
+            self.resolver.cache.clear()
+
+    # -- what users and tools read ----------------------------------------------------------------
+    @property
+    def dns_client_address(self) -> tuple[str, int]:
+        """Where this machine's clients send queries (a wildcard bind is reached on loopback)."""
+        assert self.dns is not None
+        host, port = self.dns.address
+        return ({"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host), port)
+
+    @property
+    def forwards(self) -> list[tuple[str, int]]:
+        """TCP services a sandboxed program must reach at their own addresses (nodes, app replicas)."""
+        out: list[tuple[str, int]] = []
+        if self.dynamodb is not None:
+            for region in self.dynamodb.regions:
+                out += [(address, region.port) for address in region.nodes]
+        if self.app is not None:
+            out += [(address, self.app.port) for address in self.app.addresses]
+        return out
+
+    def describe(self) -> dict[str, str]:
+        """Addresses for manual work (``chaos-harness up``)."""
+        info: dict[str, str] = {}
+        if self.dns is not None:
+            host, port = self.dns.address
+            info["dns"] = f"{host}:{port} (zones: {', '.join(self.topology.zones)})"
+        if self.proxies is not None:
+            info["toxiproxy"] = f"{self.proxies.url} ({'embedded' if self.proxies.embedded else 'external'})"
+        if self.dynamodb is not None:
+            for region in self.dynamodb.regions:
+                info[f"dynamodb {region.name}"] = f"{region.endpoint_url} -> {', '.join(region.nodes)}"
+        if self.app is not None:
+            info["app"] = f"{self.app.url} -> {', '.join(self.app.addresses)}"
+        return info
+
+    @classmethod
+    @contextlib.contextmanager
+    def for_scenario(cls, scenario: Any, *, with_app: bool = True, **overrides: Any) -> Iterator["Harness"]:
+        """A harness shaped by a scenario's ``setup`` and ``app`` (outage times scaled to wall time).
+
+        ``overrides`` set other ``HarnessConfig`` fields (addresses and ports for ``chaos-harness up``).
+        """
+        setup = scenario.setup
+
+        def wall(value: float | None) -> float | None:
+            return None if value is None else scenario.wall(value)
+
+        config = HarnessConfig(
+            seed=scenario.seed,
+            regions=tuple(setup.regions),
+            nodes=setup.nodes,
+            replication_lag=HarnessConfig.replication_lag if setup.replication_lag is None else wall(setup.replication_lag),
+            app_profile=scenario.app.profile if with_app else None,
+            app_overrides=dict(scenario.app.overrides),
+            app_replicas=setup.app_replicas,
+            dns_max_ttl=wall(setup.dns_max_ttl),
+            dns_negative_ttl=wall(setup.dns_negative_ttl),
+        )
+        with cls(dataclasses.replace(config, **overrides)) as harness:
+            yield harness
+
+
+class _ProxyControl:
+    """Stops a DynamoDB node for real (its proxy disabled: connections dropped, port closed)."""
+
+    def __init__(self, proxies: ProxyLayer, proxy: str) -> None:
+        self.proxies, self.proxy = proxies, proxy
+
+    def stop(self) -> None:
+        self.proxies.disable(self.proxy)
+
+    def start(self) -> None:
+        self.proxies.enable(self.proxy)

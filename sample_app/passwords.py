@@ -1,0 +1,32 @@
+"""Salted PBKDF2-SHA256 password hashes, self-describing so the iteration count can change later.
+
+Stored form: ``pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+ALGORITHM = "pbkdf2_sha256"
+
+
+def hash_password(password: str, iterations: int) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return f"{ALGORITHM}${iterations}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check; a malformed stored hash never verifies."""
+    try:
+        algorithm, iterations, salt, expected = stored.split("$")
+        rounds = int(iterations)
+        salt_bytes, expected_bytes = bytes.fromhex(salt), bytes.fromhex(expected)
+    except ValueError:
+        return False
+    if algorithm != ALGORITHM:
+        return False
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt_bytes, rounds)
+    return hmac.compare_digest(digest, expected_bytes)
