@@ -10,9 +10,11 @@ Exit codes (the same for every command, so CI can tell them apart):
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -21,17 +23,55 @@ from harness.errors import HarnessError
 
 EXIT_OK, EXIT_SLO_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_REPORT_DIR = ".chaos-reports"
+HARNESS_URL_VARIABLE = "CHAOS_HARNESS_URL"
+
+#: Environment variables the harness itself reads (the sample app's are ``sample_app.config.ENVIRONMENT``).
+ENVIRONMENT: dict[str, str] = {
+    HARNESS_URL_VARIABLE: "control URL of a running 'chaos-harness up --control' (inject, clear, status, "
+                          "drill/gate --harness-url)",
+    "TOXIPROXY_URL": "Toxiproxy API to prefer over the embedded one when it answers (default http://127.0.0.1:8474); "
+                     "'up --toxiproxy-url' requires one instead",
+    "MOTO_ACCOUNT_ID": "moto account every request uses; the harness then reads that account's tables",
+}
 
 
-def open_harness(scenario: Any, *, with_app: bool) -> AbstractContextManager[Any]:
+def open_harness(scenario: Any, *, with_app: bool, **config: Any) -> AbstractContextManager[Any]:
     """The embedded harness shaped by the scenario's ``setup`` and ``app`` (started on enter).
 
     Needs ``harness.environment.Harness.for_scenario(scenario, with_app=...)`` returning a context
-    manager whose value meets ``harness.drill.runner.DrillEnvironment``.
+    manager whose value meets ``harness.drill.runner.DrillEnvironment``; ``config`` sets other
+    ``HarnessConfig`` fields (addresses and ports for ``up``).
     """
     from harness.environment import Harness
 
-    return Harness.for_scenario(scenario, with_app=with_app)
+    return Harness.for_scenario(scenario, with_app=with_app, **config)
+
+
+@contextlib.contextmanager
+def open_remote_harness(url: str) -> Iterator[Any]:
+    """A harness already running elsewhere (``up --control``), reset to a clean state for the drill."""
+    from harness.control import RemoteHarness
+
+    with RemoteHarness(url) as env:
+        env.reset()
+        yield env
+
+
+@contextlib.contextmanager
+def _drill_environment(args: argparse.Namespace, scenario: Any) -> Iterator[Any]:
+    """The embedded harness, or the remote one; a remote harness's own app is reached through its DNS."""
+    if not args.harness_url:
+        with open_harness(scenario, with_app=args.app_url is None) as env:
+            yield env
+        return
+    with open_remote_harness(args.harness_url) as env:
+        if args.app_url is None and env.app is not None and env.dns_address is not None:
+            from harness.resolver import use_harness_dns
+
+            with use_harness_dns(env.dns_address, env.zones):
+                yield env
+        else:
+            yield env
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -63,7 +103,7 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, app_profile=args.app)
     progress = LineProgress() if live else NullProgress()
-    with open_harness(scenario, with_app=args.app_url is None) as env:
+    with _drill_environment(args, scenario) as env:
         result = run_drill(scenario, env, app_url=args.app_url, progress=progress)
     paths = write_reports(result.to_dict(), args.report_dir)
     for r in result.slos:
@@ -78,14 +118,97 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     import threading
 
+    from harness.control import ControlServer
+    from harness.loopback import require_loopback
     from harness.scenario import load_scenario
 
+    exposed = args.bind is not None  # non-loopback addresses only when asked for explicitly
+    control = _host_port(args.control, "--control") if args.control else None
+    if control is not None:  # refuse before starting anything
+        require_loopback(control[0], allow_non_loopback=exposed, what="control API (give --bind to expose it)")
     scenario = load_scenario(args.scenario)
-    with open_harness(scenario, with_app=not args.no_app) as env:
+    config = {"dns_host": args.bind, "dns_port": args.dns_port, "dynamodb_port": args.dynamodb_port,
+              "toxiproxy_url": args.toxiproxy_url, "allow_non_loopback": exposed}
+    with contextlib.ExitStack() as stack:
+        env = stack.enter_context(open_harness(scenario, with_app=not args.no_app, **config))
         for key, value in env.describe().items():
             print(f"{key:24} {value}")
+        if control is not None:
+            server = stack.enter_context(ControlServer(env, *control, allow_non_loopback=exposed))
+            print(f"{'control':24} {server.url} (export {HARNESS_URL_VARIABLE}={server.url})")
         print("harness is up; Ctrl-C stops it", flush=True)
         threading.Event().wait()  # until Ctrl-C
+    return EXIT_OK
+
+
+def _host_port(text: str, option: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"{option} must be HOST:PORT (e.g. 127.0.0.1:8470), got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _remote(args: argparse.Namespace) -> Any:
+    from harness.control import RemoteHarness
+
+    url = args.harness_url or os.environ.get(HARNESS_URL_VARIABLE)
+    if not url:
+        raise UsageError(f"no harness to talk to: give --harness-url URL or set {HARNESS_URL_VARIABLE} "
+                         "(the 'control' line printed by 'chaos-harness up --control HOST:PORT')")
+    return RemoteHarness(url)
+
+
+def _option_value(text: str) -> Any:
+    """A CLI option value as YAML would read it (numbers, true/false, [lists]); else the text itself."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return text if value is None or isinstance(value, dict) else value
+
+
+def _options(pairs: Sequence[str]) -> dict[str, Any]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"fault options are key=value, got {pair!r}")
+        options[key] = _option_value(value)
+    return options
+
+
+def _fault_line(fault: dict[str, Any]) -> str:
+    options = " ".join(f"{k}={v}" for k, v in fault["options"].items())
+    return f"#{fault['id']} {fault['fault']} {options}".rstrip()
+
+
+def cmd_inject(args: argparse.Namespace) -> int:
+    handle = _remote(args).chaos.inject(args.fault, _options(args.options))
+    print(f"injected {_fault_line({'id': handle.id, 'fault': handle.name, 'options': handle.options})}")
+    return EXIT_OK
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    remote = _remote(args)
+    if args.id is None:
+        remote.chaos.clear_all()
+        print("cleared every fault")
+    else:
+        remote.chaos.clear(args.id)
+        print(f"cleared #{args.id}")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state = _remote(args).state()
+    for key, value in state["describe"].items():
+        print(f"{key:24} {value}")
+    faults = state["faults"]
+    print(f"{'faults':24} {len(faults)} active")
+    for fault in faults:
+        print(f"  {_fault_line(fault)}")
     return EXIT_OK
 
 
@@ -122,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--app-url", help="drill an app already running at this loopback URL instead")
         p.add_argument("--report-dir", default=DEFAULT_REPORT_DIR, type=Path, help="where reports go")
         p.add_argument("--seed", type=int, help="seed (overrides the file)")
+        p.add_argument("--harness-url", metavar="URL",
+                       help="drill the harness at this control URL ('up --control') instead of starting one")
+
+    def harness_url_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--harness-url", metavar="URL",
+                       help=f"control URL of a running 'up --control' (default ${HARNESS_URL_VARIABLE})")
 
     drill_options(sub.add_parser("drill", help="run a scenario with a live display and write reports"))
     drill_options(sub.add_parser("gate", help="run a scenario for CI: exit 0 pass, 1 SLO failed, 2 error"))
@@ -131,6 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="start the harness and print its addresses until Ctrl-C")
     p.add_argument("scenario", nargs="?", default="us-east-1-2025-10-20", help="shapes the harness (setup)")
     p.add_argument("--no-app", action="store_true", help="do not start the sample app")
+    p.add_argument("--control", metavar="HOST:PORT", help="serve the control API here (port 0: a free one)")
+    p.add_argument("--bind", metavar="HOST", help="address the DNS server listens on; also allows "
+                   "non-loopback addresses such as 0.0.0.0 for it and --control (containers)")
+    p.add_argument("--dns-port", type=int, default=0, metavar="PORT", help="DNS server port (default: a free one)")
+    p.add_argument("--dynamodb-port", type=int, default=0, metavar="PORT",
+                   help="port of every DynamoDB endpoint node (default: a free one)")
+    p.add_argument("--toxiproxy-url", metavar="URL", help="use the Toxiproxy at URL (it must answer)")
+    p = sub.add_parser("inject", help="inject a fault into a running harness: inject FAULT key=value ...")
+    p.add_argument("fault", help="fault name, e.g. dns.empty_answer")
+    p.add_argument("options", nargs="*", metavar="key=value", help="fault options (values read as YAML)")
+    harness_url_option(p)
+    p = sub.add_parser("clear", help="clear one fault (by id) or every fault in a running harness")
+    p.add_argument("id", nargs="?", type=int, help="fault id printed by 'inject' (default: all)")
+    harness_url_option(p)
+    p = sub.add_parser("status", help="show a running harness's addresses and active faults")
+    harness_url_option(p)
     p = sub.add_parser("run", help="run a command in a sandbox whose DNS is the harness")
     p.add_argument("--scenario", default="us-east-1-2025-10-20", help="shapes the harness (setup)")
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
@@ -144,6 +289,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "gate": lambda a: cmd_drill(a, live=False),
     "up": cmd_up,
     "run": cmd_run,
+    "inject": cmd_inject,
+    "clear": cmd_clear,
+    "status": cmd_status,
 }
 
 

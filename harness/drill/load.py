@@ -15,7 +15,9 @@ session: one that cannot be read is a lost write.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
+import socket
 import random
 import threading
 import time
@@ -61,7 +63,7 @@ class HttpClient:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise ConfigError(f"app URL must look like http://127.0.0.1:8080, got {url!r}")
-        if not is_loopback(parts.hostname):
+        if _is_address(parts.hostname) and not is_loopback(parts.hostname):
             raise ConfigError(f"refusing to send load to non-loopback address {parts.hostname!r}")
         self.host, self.port = parts.hostname, parts.port or 80
         self.timeout = timeout
@@ -74,7 +76,7 @@ class HttpClient:
         all_headers = {"Content-Type": "application/json", **(headers or {})} if payload else dict(headers or {})
         try:
             if self._conn is None:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self._conn = _LoopbackOnlyConnection(self.host, self.port, timeout=self.timeout)
             self._conn.request(method, path, body=payload, headers=all_headers)
             reply = self._conn.getresponse()
             raw = reply.read()
@@ -93,6 +95,44 @@ class HttpClient:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class NonLoopbackTarget(OSError):
+    """A name resolved to an address outside 127.0.0.0/8 / ::1: no load is sent there."""
+
+
+class _LoopbackOnlyConnection(http.client.HTTPConnection):
+    """Resolves the app's name on every new connection (so DNS faults and health changes are
+    seen, and the next address is tried when one refuses, as ``socket.create_connection`` does),
+    and refuses any answer that is not a loopback address."""
+
+    def connect(self) -> None:
+        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        outside = sorted({info[4][0] for info in infos if not is_loopback(info[4][0])})
+        if outside:
+            raise NonLoopbackTarget(f"{self.host} resolved to non-loopback {', '.join(outside)}; load not sent")
+        last: OSError | None = None
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(address)
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock = sock
+            return
+        raise last or OSError(f"{self.host} resolved to no address")
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,20 @@
 """One direction of a proxied connection, and the sockets at its ends.
 
 A ``Link`` moves bytes from one ``Side`` (a socket's protocol) to the other. With no toxic acting
-on it, it is a plain relay: each read is written straight to the other socket, and reading pauses
-while the other socket's send buffer is full (flow control). With toxics it queues the chunks,
-stamped with their arrival time, and one task per link pushes each through the toxic chain in
-order. The link re-reads its chain on every ``sync`` so toxics added or removed while the
-connection is open affect the data sent afterwards, as in Toxiproxy.
+on it, it is a plain relay: each read lands in a large buffer shared by the proxy's sockets and is
+sent straight from there to the other socket, and reading pauses while the other socket's send
+buffer is full (flow control). Large reads into one reused buffer, and large socket receive
+buffers, are what keep bulk transfers near direct speed (see bench/proxy_bench.py). With toxics
+it queues the chunks, stamped with their arrival time, and one task per link pushes each through
+the toxic chain in order. The link re-reads its chain on every ``sync`` so toxics added or removed
+while the connection is open affect the data sent afterwards, as in Toxiproxy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import random
 import socket
 import struct
@@ -23,16 +26,48 @@ from harness.toxiproxy.toxics import Chunk
 if TYPE_CHECKING:
     from harness.toxiproxy.proxy import Connection, ToxicEntry
 
+READ_SIZE = 1 << 20  # bytes per socket read (asyncio reads 256 KiB at a time, each into a new bytes object)
+RECEIVE_BUFFER = 4 << 20  # SO_RCVBUF of proxy sockets: lets a short bulk transfer flow at once
 HIGH_WATER = 1 << 20  # queued bytes at which a toxic link stops reading its source
 LOW_WATER = 256 << 10
 WRITE_HIGH_WATER = 4 << 20  # a socket's pending writes before its peer stops reading (bulk speed)
 
 
-class Side(asyncio.Protocol):
+@functools.cache
+def receive_buffer_size() -> int | None:
+    """``RECEIVE_BUFFER`` if the kernel grants that much (``net.core.rmem_max``), else ``None``.
+
+    A fixed SO_RCVBUF switches off receive autotuning, so it is only worth setting when the kernel
+    does not cap it below what autotuning would reach (Linux's default cap is 208 KiB).
+    """
+    try:
+        with open("/proc/sys/net/core/rmem_max") as limit:
+            return RECEIVE_BUFFER if int(limit.read()) >= RECEIVE_BUFFER else None
+    except (OSError, ValueError):
+        return None
+
+
+class ReadBuffer:
+    """The buffer sockets read into, shared by all sockets of a proxy (they run on one loop thread).
+
+    Each read is sent or copied before the loop reads another socket, so one buffer serves all,
+    except when a transport keeps unsent bytes: since Python 3.12 it keeps them as a view of the
+    buffer rather than a copy, so the buffer is then handed over to it and replaced (``renew``).
+    """
+
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(READ_SIZE))
+
+    def renew(self) -> None:
+        self.view = memoryview(bytearray(READ_SIZE))
+
+
+class Side(asyncio.BufferedProtocol):
     """The protocol of one socket of a connection (client side or upstream side)."""
 
-    def __init__(self, conn: "Connection") -> None:
+    def __init__(self, conn: "Connection", read_buffer: ReadBuffer) -> None:
         self.conn = conn
+        self.read_buffer = read_buffer
         self.transport: asyncio.Transport | None = None
         self.outbound: Link | None = None  # reads from this side
         self.inbound: Link | None = None  # writes to this side
@@ -45,12 +80,18 @@ class Side(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            receive_buffer = receive_buffer_size()
+            if receive_buffer is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.conn.side_made(self)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.read_buffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self.outbound is not None:
-            self.outbound.feed(data)
+            self.outbound.feed(self.read_buffer.view[:nbytes])
 
     def eof_received(self) -> bool:
         if self.outbound is not None:
@@ -84,9 +125,13 @@ class Side(asyncio.Protocol):
     async def drained(self) -> None:
         await self._writable.wait()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+
+    def unsent(self) -> bool:
+        """Whether the transport holds bytes the kernel has not taken yet."""
+        return self.transport is not None and self.transport.get_write_buffer_size() > 0
 
     def write_eof(self) -> None:
         if self.transport is not None and not self.transport.is_closing() and self.transport.can_write_eof():
@@ -183,11 +228,14 @@ class Link:
             if stub.enabled and not self.conn.closed:
                 stub.entry.toxic.start(stub)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: memoryview) -> None:
+        """Pass on bytes read from ``source``; ``data`` is a view of its ``ReadBuffer``."""
         if self._worker is None and not self._queue and not self.active:
             self.dest.write(data)  # fast path: plain relay
+            if self.dest.unsent():
+                self.source.read_buffer.renew()
             return
-        self._queue.append(Chunk(data, self.loop.time()))
+        self._queue.append(Chunk(bytes(data), self.loop.time()))
         self._queued_bytes += len(data)
         if self._queued_bytes > HIGH_WATER:
             self.source.pause("queue")

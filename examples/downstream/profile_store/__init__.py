@@ -1,0 +1,5 @@
+"""A small profile store on a DynamoDB global table, with its own failover choice."""
+
+from profile_store.store import TABLE, Profile, ProfileStore, StoreUnavailable
+
+__all__ = ["TABLE", "Profile", "ProfileStore", "StoreUnavailable"]

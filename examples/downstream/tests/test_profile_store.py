@@ -1,0 +1,68 @@
+"""The profile store under DNS, service and replication faults, using only the plugin's fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+from profile_store import Profile, StoreUnavailable
+
+US_EAST_1 = "dynamodb.us-east-1.amazonaws.com"
+US_WEST_2 = "dynamodb.us-west-2.amazonaws.com"
+ADA = Profile("u1", "Ada", "ada@example.com")
+
+
+def test_reads_and_writes_go_to_the_home_region(store, chaos_dynamodb) -> None:
+    assert store.save(ADA) == "us-east-1"
+    assert store.load("u1") == ADA
+    assert store.last_region == "us-east-1"
+    assert [item["name"]["S"] for item in chaos_dynamodb.items("profiles", "us-east-1")] == ["Ada"]
+
+
+@pytest.mark.chaos("dns.empty_answer", qname=US_EAST_1)
+def test_empty_dns_answer_for_the_home_region_fails_over(store, chaos_dns) -> None:
+    # 20 Oct 2025: the regional endpoint's name resolved to nothing.
+    assert store.save(ADA) == "us-west-2"
+    assert store.load("u1") == ADA
+    assert store.last_region == "us-west-2"
+    assert chaos_dns.log.count(US_EAST_1) >= 1  # the store did ask, and got an empty answer
+
+
+def test_open_connections_outlive_a_dns_outage(store, chaos) -> None:
+    store.save(ADA)  # opens a keep-alive connection to a us-east-1 node
+    with chaos.inject("dns.nxdomain", qname=US_EAST_1):
+        assert store.load("u1") == ADA  # no lookup needed: the pooled connection still works
+        assert store.last_region == "us-east-1"
+
+
+def test_failover_reads_can_be_stale_while_replication_lags(store, chaos, chaos_dynamodb) -> None:
+    chaos_dynamodb.pause_replication()
+    store.save(ADA)  # acknowledged by us-east-1, not yet in us-west-2
+    with chaos.inject("dynamodb.unavailable", region="us-east-1"):
+        assert store.load("u1") is None  # served by us-west-2, which has not seen the write
+        assert store.last_region == "us-west-2"
+    chaos_dynamodb.resume_replication()
+    chaos_dynamodb.wait_replicated(timeout=5)
+    with chaos.inject("dynamodb.unavailable", region="us-east-1"):
+        assert store.load("u1") == ADA
+
+
+def test_throttled_home_region_fails_over_after_the_retries(store, chaos) -> None:
+    store.save(ADA)
+    chaos.inject("dynamodb.throttle", region="us-east-1")  # active for the rest of the test
+    assert store.load("u1") == ADA
+    assert store.last_region == "us-west-2"
+
+
+@pytest.mark.chaos("dns.empty_answer", qname=US_EAST_1)
+@pytest.mark.chaos("dns.empty_answer", qname=US_WEST_2)
+def test_both_regions_unresolvable_is_an_outage(store) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        store.save(ADA)
+    assert set(caught.value.errors) == {"us-east-1", "us-west-2"}
+
+
+def test_each_test_starts_clean(store, chaos, chaos_dns) -> None:
+    # Whatever ran before: no faults, an empty table, the default records.
+    assert chaos.active == []
+    assert store.load("u1") is None and store.last_region == "us-east-1"
+    assert len(chaos_dns.get(US_EAST_1).addresses) == 3

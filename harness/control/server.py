@@ -1,0 +1,311 @@
+"""HTTP control API for a running harness, so another process (CLI, drill, CI job) can drive it.
+
+``chaos-harness up --control HOST:PORT`` serves this next to the harness. It is JSON over HTTP/1.1
+under ``/v1``; every request is one connection (``Connection: close``), so stopping the server
+never waits on an idle keep-alive client. Each request runs on its own thread because
+``/v1/replication/wait`` blocks; the harness parts it calls (``Chaos``, the DNS log, the
+replicator) are thread-safe. User errors come back as ``{"error": "<one line>", "type": ...}`` with
+the status below, so the client can re-raise the same ``HarnessError`` subclass.
+"""
+
+from __future__ import annotations
+
+import http.server
+import itertools
+import json
+import re
+import socketserver
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from harness.chaos import ActiveFault, FaultRecord
+from harness.errors import (
+    ComponentMissingError,
+    ConfigError,
+    FaultOptionError,
+    HarnessError,
+    TimeoutExpired,
+    UnknownFaultError,
+)
+from harness.loopback import bind_socket, require_loopback
+
+API_PREFIX = "/v1"
+MAX_WAIT = 300.0  # longest replication wait one request may ask for (seconds)
+DNS_LOG_LIMIT = 1000  # most recent query-log entries returned by default
+
+_STATUS: tuple[tuple[type[HarnessError], int], ...] = (
+    (UnknownFaultError, 400),
+    (FaultOptionError, 400),
+    (ConfigError, 400),
+    (ComponentMissingError, 409),
+    (TimeoutExpired, 408),
+)
+
+
+class ApiError(HarnessError):
+    """A request the API cannot serve (unknown route, bad JSON, unknown fault id)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def status_of(exc: HarnessError) -> int:
+    if isinstance(exc, ApiError):
+        return exc.status
+    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+
+
+class ControlApi:
+    """The routes, independent of HTTP plumbing: each takes (match, query, body) and returns (status, json)."""
+
+    def __init__(self, harness: Any) -> None:
+        self.harness = harness
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._handles: dict[int, ActiveFault] = {}
+        self._record_ids: dict[int, int] = {}  # id(FaultRecord) -> fault id, for history
+        self.routes: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]]] = [
+            (method, re.compile(f"^{API_PREFIX}{pattern}$"), fn)
+            for method, pattern, fn in (
+                ("GET", "/state", self.state),
+                ("GET", "/faults", self.active_faults),
+                ("POST", "/faults", self.inject),
+                ("DELETE", "/faults", self.clear_all),
+                ("GET", "/faults/history", self.history),
+                ("GET", r"/faults/(\d+)", self.fault),
+                ("DELETE", r"/faults/(\d+)", self.clear),
+                ("POST", "/reset", self.reset),
+                ("GET", "/dns/log", self.dns_log),
+                ("POST", "/replication/pause", self.pause),
+                ("POST", "/replication/resume", self.resume),
+                ("POST", "/replication/wait", self.wait),
+                ("GET", "/app/metrics", self.app_metrics),
+            )
+        ]
+
+    def dispatch(self, method: str, target: str, body: bytes) -> tuple[int, Any]:
+        parts = urlsplit(target)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        allowed = []
+        for verb, pattern, fn in self.routes:
+            match = pattern.match(parts.path)
+            if match:
+                if verb == method:
+                    return fn(*match.groups(), query=query, body=body)
+                allowed.append(verb)
+        if allowed:
+            raise ApiError(405, f"{method} is not allowed on {parts.path}; use {', '.join(allowed)}")
+        raise ApiError(404, f"no such endpoint: {method} {parts.path}")
+
+    # -- records --------------------------------------------------------------------------------
+    def _record(self, record: FaultRecord) -> dict[str, Any]:
+        fault = dict(record.fault)
+        name = fault.pop("fault")
+        return {"id": self._record_ids.get(id(record)), "fault": name, "options": fault,
+                "started": record.started, "cleared": record.cleared, "active": record.cleared is None}
+
+    def _handle(self, fid: str) -> ActiveFault:
+        with self._lock:
+            handle = self._handles.get(int(fid))
+        if handle is None:
+            raise ApiError(404, f"no fault with id {fid} was injected through this harness's control API")
+        return handle
+
+    # -- routes ---------------------------------------------------------------------------------
+    def state(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        h = self.harness
+        dynamodb = getattr(h, "dynamodb", None)
+        app = getattr(h, "app", None)
+        return 200, {
+            "describe": h.describe(),
+            "faults": [self._record(a.record) for a in h.chaos.active],
+            "dns": list(h.dns.address) if h.dns is not None else None,
+            "zones": list(h.topology.zones),
+            "endpoints": {r.name: r.endpoint_url for r in dynamodb.regions} if dynamodb is not None else {},
+            "replication": dynamodb is not None,
+            "app": app.url if app is not None else None,
+            "clock": h.chaos.clock(),
+        }
+
+    def active_faults(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        return 200, [self._record(a.record) for a in self.harness.chaos.active]
+
+    def inject(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        request = _json_object(body)
+        name, options = request.get("fault"), request.get("options", {})
+        if not isinstance(name, str) or not isinstance(options, dict):
+            raise ApiError(400, 'POST /v1/faults needs {"fault": "<family.name>", "options": {...}}')
+        with self._lock:  # the id is assigned under the same lock as the injection: history stays in id order
+            handle = self.harness.chaos.inject(name, options)
+            fid = next(self._ids)
+            self._handles[fid] = handle
+            self._record_ids[id(handle.record)] = fid
+        return 201, self._record(handle.record)
+
+    def fault(self, fid: str, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        return 200, self._record(self._handle(fid).record)
+
+    def clear(self, fid: str, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        self.harness.chaos.clear(self._handle(fid))
+        return 204, None
+
+    def clear_all(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        self.harness.chaos.clear_all()
+        return 204, None
+
+    def history(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        return 200, [self._record(r) for r in list(self.harness.chaos.history)]
+
+    def reset(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        self.harness.reset()
+        return 204, None
+
+    def dns_log(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        dns = self._component("dns", "the DNS server")
+        name, qtype = query.get("name") or None, (query.get("qtype") or "").upper() or None
+        limit = _number(query, "limit", DNS_LOG_LIMIT, int)
+        entries = [e for e in dns.log.entries(name) if qtype is None or e.qtype == qtype]
+        return 200, [
+            {"monotonic": e.monotonic, "wall": e.wall, "client": list(e.client), "transport": e.transport,
+             "name": e.name, "qtype": e.qtype, "rcode": e.rcode, "answers": list(e.answers),
+             "faults": list(e.faults), "dropped": e.dropped, "delay": e.delay}
+            for e in entries[-limit:]
+        ]
+
+    def pause(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        self._replication().pause()
+        return 204, None
+
+    def resume(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        self._replication().resume()
+        return 204, None
+
+    def wait(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        timeout = _number(query, "timeout", 10.0, float)
+        if not 0 < timeout <= MAX_WAIT:
+            raise ConfigError(f"replication wait timeout must be in (0, {MAX_WAIT:g}] seconds, got {timeout:g}")
+        self._replication().wait_caught_up(timeout)
+        return 204, None
+
+    def app_metrics(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        app = getattr(self.harness, "app", None)
+        if app is None:
+            raise ApiError(404, "this harness runs no sample app (started with --no-app)")
+        return 200, app.metrics()
+
+    def _component(self, attr: str, what: str) -> Any:
+        value = getattr(self.harness, attr, None)
+        if value is None:
+            raise ComponentMissingError(f"this harness is not running {what}")
+        return value
+
+    def _replication(self) -> Any:
+        return self._component("dynamodb", "the DynamoDB regions (replication)").replication
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise ApiError(400, f"request body is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return value
+
+
+def _number(query: dict[str, str], key: str, default: Any, kind: type) -> Any:
+    raw = query.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ApiError(400, f"query parameter {key}={raw!r} is not a number") from None
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "chaos-harness-control"
+    sys_version = ""
+    server: "_Server"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: the CLI prints what matters; a drill polls fault state every progress tick."""
+
+    def _serve(self) -> None:
+        self.close_connection = True
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        try:
+            status, payload = self.server.api.dispatch(self.command, self.path, body)
+        except HarnessError as exc:
+            status, payload = status_of(exc), {"error": str(exc), "type": type(exc).__name__}
+        except Exception as exc:  # a bug must not kill the server; report it in one line
+            status, payload = 500, {"error": " ".join(f"{type(exc).__name__}: {exc}".split()), "type": "HarnessError"}
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        if data:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = False
+    block_on_close = True  # stop() joins every request thread: nothing outlives the server
+    api: ControlApi
+
+
+class ControlServer:
+    """Serves ``ControlApi`` for ``harness`` on ``host:port`` (loopback unless explicitly allowed)."""
+
+    def __init__(self, harness: Any, host: str = "127.0.0.1", port: int = 0, *, allow_non_loopback: bool = False) -> None:
+        self.harness = harness
+        self.host = require_loopback(host, allow_non_loopback=allow_non_loopback, what="control API")
+        self.port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    def start(self) -> "ControlServer":
+        if self._server is not None:
+            return self
+        sock = bind_socket(self.host, self.port, what="control API")
+        server = _Server((self.host, self.port), _Handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = sock
+        server.server_address = sock.getsockname()[:2]
+        server.server_activate()
+        server.api = ControlApi(self.harness)
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="chaos-harness-control")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> "ControlServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
