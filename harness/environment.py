@@ -61,6 +61,8 @@ class HarnessConfig:
     dns_max_ttl: float | None = None
     dns_negative_ttl: float | None = None
     dns_ttl: int = 5
+    #: DynamoDB fronts recycle client connections after this long (None: keep them forever).
+    connection_max_age: float | None = None
     health_interval: float = 0.1
     health_timeout: float = 0.1
     healthy_threshold: int = 2
@@ -146,7 +148,7 @@ class Harness:
 
         self.dynamodb = DynamoRegions(
             self.dns, self.proxies, self.pool, cfg.regions, cfg.nodes, cfg.replication_lag,
-            port=cfg.dynamodb_port, dns_ttl=cfg.dns_ttl,
+            port=cfg.dynamodb_port, dns_ttl=cfg.dns_ttl, max_connection_age=cfg.connection_max_age,
         )
         stack.callback(self.dynamodb.stop)
         self.dynamodb.start()
@@ -263,6 +265,7 @@ class Harness:
             app_replicas=setup.app_replicas,
             dns_max_ttl=wall(setup.dns_max_ttl),
             dns_negative_ttl=wall(setup.dns_negative_ttl),
+            connection_max_age=wall(setup.connection_max_age),
         )
         with cls(dataclasses.replace(config, **overrides)) as harness:
             yield harness

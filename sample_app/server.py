@@ -96,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "sample-app/1"
     timeout = IDLE_TIMEOUT
+    disable_nagle_algorithm = True  # headers and body are separate writes: don't wait on delayed ACKs
     server: _HttpServer
 
     def do_GET(self) -> None:

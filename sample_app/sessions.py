@@ -43,7 +43,7 @@ from sample_app.failover import (
 )
 from sample_app.metrics import Metrics
 from sample_app.passwords import hash_password, verify_password
-from sample_app.store import RegionStore, Session, SessionWrite, User, make_client
+from sample_app.store import REVOKED, RegionStore, Session, SessionWrite, User, make_client
 
 R = TypeVar("R")
 
@@ -199,7 +199,14 @@ class SessionService:
                 raise
             return Result(200, _with_source({"session": cached.as_json()}, None, "cache"), None, "cache")
         session = served.value
-        if session is None:
+        if session is None and served.region != self.router.regions[0][1].name:
+            # Failed over: this replica may not have received the session yet (global tables
+            # replicate asynchronously). A session this app saw recently is served stale.
+            cached = self.cache.recall(session_id)
+            if cached is not None:
+                body = _with_source({"session": cached.as_json(), "replication_lag": True}, served.region, "cache", True)
+                return Result(200, body, served.region, "cache")
+        if session is None or session is REVOKED:
             self.cache.forget(session_id)
             raise NotFound(f"session {session_id} not found", region=served.region)
         if session.expires_at <= self.clock():
@@ -210,9 +217,10 @@ class SessionService:
 
     def logout(self, session_id: str) -> Result:
         _check_session_id(session_id)
+        known = self.cache.recall(session_id)  # seen here; the serving replica may lag behind
         self.cache.forget(session_id)  # before the write: a logged-out session must not come back stale
-        served = self._call(lambda store: store.delete_session(session_id))
-        if served.value is None:
+        served = self._call(lambda store: store.revoke_session(session_id, self.clock(), known=known is not None))
+        if served.value is None and known is None:
             raise NotFound(f"session {session_id} not found", region=served.region)
         return self._result(200, {"deleted": session_id}, served)
 

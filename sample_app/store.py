@@ -55,6 +55,13 @@ class User:
     created_at: float
 
 
+class Revoked:
+    """Marker for a logged-out session (its tombstone)."""
+
+
+REVOKED = Revoked()
+
+
 @dataclass(frozen=True)
 class Session:
     session_id: str
@@ -206,20 +213,38 @@ class RegionStore:
             "TransactWriteItems",
         )
 
-    def get_session(self, session_id: str) -> Session | None:
+    def get_session(self, session_id: str) -> Session | Revoked | None:
+        """The session, ``REVOKED`` when it was logged out, None when this region never saw it."""
         item = self._get(SESSIONS_TABLE, "session_id", session_id)
-        return None if item is None else _session_from_item(item)
+        if item is None:
+            return None
+        return REVOKED if "revoked_at" in item else _session_from_item(item)
 
-    def delete_session(self, session_id: str) -> Session | None:
-        """Delete and return the session that was there (None when there was none)."""
-        response = self._call(
-            "delete_item",
-            TableName=SESSIONS_TABLE,
-            Key={"session_id": {"S": session_id}},
-            ReturnValues="ALL_OLD",
-        )
+    def revoke_session(self, session_id: str, now: float, *, known: bool) -> Session | None:
+        """Log out by writing a tombstone; return the live session that was there (or None).
+
+        A delete would be lost in a failover: deleting an item the failover region has not
+        received yet changes nothing there, so nothing replicates, and the primary's copy comes
+        back when traffic fails back. A tombstone is a write that replicates and, being the later
+        write, wins over the original (global tables are last-writer-wins). ``expires_at`` lets
+        DynamoDB's TTL remove it. Unless the caller ``known``s the session (this region may lag),
+        only an existing item is overwritten, so unknown ids leave nothing behind.
+        """
+        condition = {} if known else {"ConditionExpression": "attribute_exists(session_id)"}
+        try:
+            response = self._call(
+                "put_item",
+                TableName=SESSIONS_TABLE,
+                Item={"session_id": {"S": session_id}, "revoked_at": {"N": repr(now)}, "expires_at": {"N": repr(now)}},
+                ReturnValues="ALL_OLD",
+                **condition,
+            )
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return None
         item = response.get("Attributes")
-        return None if not item else _session_from_item(item)
+        return None if not item or "revoked_at" in item else _session_from_item(item)
 
     def _get(self, table: str, key: str, value: str) -> dict[str, Any] | None:
         response = self._call("get_item", TableName=table, Key={key: {"S": value}}, ConsistentRead=True)

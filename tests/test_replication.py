@@ -83,6 +83,19 @@ def test_failed_writes_do_not_replicate(regions, ddb):
     assert ddb.west.item("orders", {"pk": {"S": "c"}}) == item("c", v="1")
 
 
+def test_a_write_that_changes_nothing_does_not_replicate(regions, ddb):
+    """A delete of a missing item in the failover region must not erase the original elsewhere."""
+    regions.replication.pause()
+    ddb.e.put_item(TableName="orders", Item=item("s", owner="ann"))
+    ddb.w.delete_item(TableName="orders", Key={"pk": {"S": "s"}})  # not there yet: a no-op
+    ddb.e.put_item(TableName="orders", Item=item("s", owner="ann"))  # identical data: no record
+    assert regions.replication.pending == 1
+    regions.replication.resume()
+    regions.replication.wait_caught_up(5)
+    for region in (ddb.east, ddb.west):
+        assert region.item("orders", {"pk": {"S": "s"}}) == item("s", owner="ann")
+
+
 def test_pause_holds_writes_and_resume_catches_up(regions, ddb):
     regions.replication.pause()
     for n in range(5):

@@ -236,7 +236,9 @@ def test_replay_after_logout_does_not_revive_the_session(fresh, app_factory):
     assert client.request("DELETE", f"/sessions/{session_id}").status == 200
     replay = client.request("POST", "/sessions", {"username": "ada", "password": PASSWORD}, {"Idempotency-Key": "k"})
     assert replay.body["replayed"] is True and replay.body["session"]["session_id"] == session_id
-    assert items(fresh, "us-east-1", SESSIONS_TABLE) == []
+    # Only the logout's tombstone is stored (it replicates, unlike a delete), and it stays revoked.
+    assert [set(i) for i in items(fresh, "us-east-1", SESSIONS_TABLE)] == [{"session_id", "revoked_at", "expires_at"}]
+    assert client.request("GET", f"/sessions/{session_id}").status == 404
 
 
 def test_concurrent_duplicate_logins_create_one_session(fresh, app_factory):

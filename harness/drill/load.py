@@ -56,6 +56,10 @@ class Response:
     error: str | None = None
 
 
+# What a keep-alive connection the server already closed looks like on the next request.
+_STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
 class HttpClient:
     """One keep-alive HTTP connection to the app, reopened after any error. Not thread-safe."""
 
@@ -71,20 +75,28 @@ class HttpClient:
         self._conn: http.client.HTTPConnection | None = None
 
     def send(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
+        """One request. A reused keep-alive connection the server closed before answering is
+        retried once on a new connection, as browsers and urllib3 do; every request of the drill
+        is safe to repeat (logins carry an Idempotency-Key)."""
         started = self.clock()
         payload = None if body is None else json.dumps(body).encode()
         all_headers = {"Content-Type": "application/json", **(headers or {})} if payload else dict(headers or {})
-        try:
-            if self._conn is None:
-                self._conn = _LoopbackOnlyConnection(self.host, self.port, timeout=self.timeout)
-            self._conn.request(method, path, body=payload, headers=all_headers)
-            reply = self._conn.getresponse()
-            raw = reply.read()
-            if reply.getheader("Connection", "").lower() == "close":
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            try:
+                if self._conn is None:
+                    self._conn = _LoopbackOnlyConnection(self.host, self.port, timeout=self.timeout)
+                self._conn.request(method, path, body=payload, headers=all_headers)
+                reply = self._conn.getresponse()
+                raw = reply.read()
+                if reply.getheader("Connection", "").lower() == "close":
+                    self.close()
+                break
+            except (OSError, http.client.HTTPException) as exc:
                 self.close()
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            return Response(0, {}, self.clock() - started, f"{type(exc).__name__}: {exc}".strip(": "))
+                if attempt == 1 and reused and isinstance(exc, _STALE_CONNECTION):
+                    continue
+                return Response(0, {}, self.clock() - started, f"{type(exc).__name__}: {exc}".strip(": "))
         try:
             parsed = json.loads(raw) if raw else {}
         except ValueError:

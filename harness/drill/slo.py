@@ -57,10 +57,11 @@ class Impact:
 
     start: float
     end: float
-    failover: float | None  # seconds from start to restored during the fault; None: never
+    failover: float | None  # seconds from the first failure to restored during the fault; None: never
     recovery: float | None  # seconds from end to restored; None: never (or not measurable)
     measurable_recovery: bool
     failures: int
+    first_failure: float | None = None  # when the service was first hit in this window
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -115,11 +116,15 @@ def impacts(records: Sequence[RequestRecord], windows: Sequence[FaultWindow], lo
         next_start = spans[i + 1][0] if i + 1 < len(spans) else math.inf
         during = [r for r in load if start <= r.t < end]
         failures = sum(not r.ok for r in during)
+        first_failure: float | None = None
         if failures == 0:
             failover: float | None = 0.0
         else:
+            # Measured from the first failure: a window that only hurts late (a later fault of a
+            # merged span) must not be charged for the quiet time before.
+            first_failure = next(r.t for r in during if not r.ok)
             restored = _restored_at(during, after_failure=True)
-            failover = None if restored is None or restored > end else max(0.0, restored - start)
+            failover = None if restored is None or restored > end else max(0.0, restored - first_failure)
         measurable = end < load_end
         recovery: float | None = None
         if measurable:
@@ -130,7 +135,7 @@ def impacts(records: Sequence[RequestRecord], windows: Sequence[FaultWindow], lo
             else:
                 restored = _restored_at(after, after_failure=False)
                 recovery = None if restored is None else max(0.0, restored - end)
-        out.append(Impact(start, end, failover, recovery, measurable, failures))
+        out.append(Impact(start, end, failover, recovery, measurable, failures, first_failure))
     return out
 
 
@@ -239,8 +244,9 @@ def events(found: Sequence[Impact], points: Sequence[dict[str, Any]]) -> list[di
     out: list[dict[str, Any]] = []
     for impact in found:
         if impact.failures and impact.failover is not None:
-            out.append({"t": round(impact.start + impact.failover, 3), "kind": "failover",
-                        "detail": f"service restored {impact.failover:.2f}s into the fault"})
+            hit = impact.first_failure if impact.first_failure is not None else impact.start
+            out.append({"t": round(hit + impact.failover, 3), "kind": "failover",
+                        "detail": f"service restored {impact.failover:.2f}s after it was first hit"})
         if impact.failures and impact.failover is None:
             out.append({"t": round(impact.start, 3), "kind": "outage",
                         "detail": "service did not come back while the fault was active"})

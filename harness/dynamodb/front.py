@@ -16,6 +16,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -36,6 +37,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Quiet: a drill makes thousands of requests; the request log records what matters."""
 
+    def setup(self) -> None:
+        super().setup()
+        self.opened = time.monotonic()
+
+    def _expired(self) -> bool:
+        """Past the server's connection lifetime: this response closes the connection, so the
+        client's next call opens a new one and must resolve the endpoint name again."""
+        max_age = self.server.max_connection_age
+        return max_age is not None and time.monotonic() - self.opened >= max_age
+
     def _serve(self) -> None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.send_error(411, "Content-Length required")  # botocore always sends Content-Length
@@ -50,6 +61,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if name.lower() not in _NOT_FORWARDED:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
+        if self._expired():
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
@@ -115,6 +129,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.socket = sock
         self.server_address = sock.getsockname()
         self.app = app
+        self.max_connection_age: float | None = None
         self.connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
 
@@ -143,11 +158,17 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 
 class KeepAliveWSGIServer:
-    """Serve a WSGI app on ``host:port`` with persistent HTTP/1.1 connections."""
+    """Serve a WSGI app on ``host:port`` with persistent HTTP/1.1 connections.
+
+    ``max_connection_age`` (seconds, None = forever) recycles connections the way real endpoints
+    and load balancers do; without it a warm client pool never needs DNS again, and a DNS outage
+    would only ever hit clients that start cold.
+    """
 
     def __init__(self, app: WSGIApp, host: str, port: int = 0, *, name: str = "front server",
-                 allow_non_loopback: bool = False) -> None:
+                 allow_non_loopback: bool = False, max_connection_age: float | None = None) -> None:
         self.app = app
+        self.max_connection_age = max_connection_age
         self.name = name
         self._host = require_loopback(host, allow_non_loopback=allow_non_loopback, what=name)
         self._port = port
@@ -160,6 +181,7 @@ class KeepAliveWSGIServer:
         sock = bind_socket(self._host, self._port, what=self.name)
         sock.listen(128)
         self._server = _Server(sock, self.app)
+        self._server.max_connection_age = self.max_connection_age
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.name)
         self._thread.start()
         return self

@@ -79,7 +79,8 @@ class PinAccount:
 class Region:
     """A region: its front server, its endpoint nodes (proxy names + addresses), faults and request log."""
 
-    def __init__(self, name: str, store: RegionStore, replicator: Replicator, pool: LoopbackPool, *, nodes: int) -> None:
+    def __init__(self, name: str, store: RegionStore, replicator: Replicator, pool: LoopbackPool, *, nodes: int,
+                 max_connection_age: float | None = None) -> None:
         self.name = name
         self.hostname = f"dynamodb.{name}.amazonaws.com"
         self.store = store
@@ -95,7 +96,8 @@ class Region:
             ),
             self.requests,
         )
-        self.front = KeepAliveWSGIServer(app, pool.take(f"dynamodb-{name}-front"), name=f"dynamodb {name} front")
+        self.front = KeepAliveWSGIServer(app, pool.take(f"dynamodb-{name}-front"), name=f"dynamodb {name} front",
+                                         max_connection_age=max_connection_age)
         self.proxy_names = [f"dynamodb-{name}-n{i}" for i in range(1, nodes + 1)]
         self.nodes = [pool.take(proxy) for proxy in self.proxy_names]
         self.port: int | None = None  # the nodes' shared port, once they are listening

@@ -58,6 +58,7 @@ class DynamoRegions:
         *,
         port: int = 0,
         dns_ttl: int = 5,
+        max_connection_age: float | None = None,
     ) -> None:
         names = validate_regions(regions)
         if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= 50:
@@ -66,6 +67,8 @@ class DynamoRegions:
             raise ConfigError(f"replication_lag must be a number of seconds >= 0, got {replication_lag!r}")
         if not (isinstance(port, int) and 0 <= port <= 65535):
             raise ConfigError(f"DynamoDB endpoint port must be 0..65535, got {port!r}")
+        if max_connection_age is not None and not (isinstance(max_connection_age, (int, float)) and max_connection_age > 0):
+            raise ConfigError(f"max_connection_age must be a positive number of seconds, got {max_connection_age!r}")
         self.topology = getattr(dns, "topology", dns)
         self.proxies = proxies
         self.pool = pool or LoopbackPool()
@@ -75,7 +78,7 @@ class DynamoRegions:
         self._stores = {name: RegionStore(self.account_id, name) for name in names}
         self.replication = Replicator(self._stores, replication_lag)
         self._regions = {
-            name: Region(name, store, self.replication, self.pool, nodes=nodes) for name, store in self._stores.items()
+            name: Region(name, store, self.replication, self.pool, nodes=nodes, max_connection_age=max_connection_age) for name, store in self._stores.items()
         }
         self._specs: list[TableSpec] = []
         self._created_proxies: list[str] = []

@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.dynamodb import awsjson
 from harness.dynamodb.store import RegionStore, key_text
+from harness.errors import HarnessError
 from harness.waiting import ChangeSignal
 
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
@@ -218,8 +219,23 @@ class CaptureWrites:
             return start_response(s, headers, exc_info) if exc_info else start_response(s, headers)
 
         with self.store.write_lock:
+            before = self._images(operation, request)  # None: malformed; moto will refuse it
             body = b"".join(self.app(environ, capturing_start_response))
-            if status and status[0].startswith("200"):
-                for table, key in written_keys(self.store, operation, request):
-                    self.replicator.record(self.store.region, table, key, self.store.image(table, key))
+            if before is not None and status and status[0].startswith("200"):
+                for (table, key), old in before:
+                    image = self.store.image(table, key)
+                    # Like DynamoDB Streams, a write that changed nothing (deleting a missing item,
+                    # putting identical data) emits no record, so it replicates nothing: a no-op
+                    # delete in one region must not erase the item another region still holds.
+                    if image != old:
+                        self.replicator.record(self.store.region, table, key, image)
         return [body]
+
+    def _images(self, operation: str, request: dict[str, Any]) -> list[tuple[tuple[str, dict], dict | None]] | None:
+        """The touched keys with their images before the write."""
+        try:
+            keys = list(written_keys(self.store, operation, request))
+        except (KeyError, TypeError, ValueError, HarnessError):
+            return None
+        return [((table, key), self.store.image(table, key) if self.store.has_table(table) else None)
+                for table, key in keys]

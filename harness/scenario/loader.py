@@ -289,7 +289,7 @@ class _Reader:
         return AppSpec(name, {k: v.value for k, v in fields.items()})
 
     def setup(self, node: Node) -> SetupSpec:
-        f = node.mapping(("regions", "nodes", "app_replicas", "dns_cache", "replication_lag"))
+        f = node.mapping(("regions", "nodes", "app_replicas", "dns_cache", "replication_lag", "connection_max_age"))
         regions = SetupSpec.regions
         if "regions" in f:
             regions = tuple(n.text() for n in f["regions"].sequence())
@@ -308,6 +308,7 @@ class _Reader:
             dns_max_ttl=_opt(cache, "max_ttl", Node.duration, None),
             dns_negative_ttl=_opt(cache, "negative_ttl", Node.duration, None),
             replication_lag=_opt(f, "replication_lag", Node.duration, None),
+            connection_max_age=_opt(f, "connection_max_age", Node.duration, None),
         )
 
     # -- load ---------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class SetupSpec:
     dns_max_ttl: float | None = None
     dns_negative_ttl: float | None = None
     replication_lag: float | None = None
+    #: How long the DynamoDB endpoint keeps a client connection (scenario time); None = forever.
+    connection_max_age: float | None = None
 
 
 @dataclass(frozen=True)
