@@ -250,6 +250,10 @@ class LoadGenerator:
                     with self._records_lock:
                         self.skipped += 1
                     continue
+                late = self.clock() - self.started_at - item.at
+                if late >= self.profile.request_timeout:
+                    self._record(self._gave_up(item, late))
+                    continue
                 self._record(self._do(client, item))
         finally:
             client.close()
@@ -318,6 +322,17 @@ class LoadGenerator:
             user.pending_key = key  # ambiguous: the write may have landed; replay with the same key
         else:
             user.pending_key = None
+
+    def _gave_up(self, item: Planned, late: float) -> RequestRecord:
+        """A request its user could not even send in time, because the app held the user's
+        previous one: a failure at its planned time. Counting it (instead of quietly sending it
+        late) keeps a hanging app from looking healthy (coordinated omission)."""
+        user = self.users[item.user]
+        op = self._choose(user, item.draw)
+        return RequestRecord(
+            seq=item.seq, t=round(item.at, 6), op=op, user=user.name, status=0, latency=round(late, 6), ok=False,
+            session=user.session, error=f"not sent: the user waited {late:.2f}s on an earlier request",
+        )
 
     @staticmethod
     def _make(item: Planned, sent: float, op: str, user: _User, reply: Response, ok: bool,
