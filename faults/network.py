@@ -9,6 +9,7 @@ targeted nodes are affected, so "one node in three is sick" repeats exactly for 
 from __future__ import annotations
 
 import itertools
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -60,7 +61,9 @@ class ToxicFault(NodeFault):
                 raise FaultOptionError(f"{self.name}: {option} must be >= 0, got {value!r}")
 
     def attributes(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The toxic's attributes: the options a subclass adds beyond the shared ones."""
+        shared = {f.name for f in dataclasses.fields(ToxicFault)}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init and f.name not in shared}
 
     def start(self, env: Environment) -> None:
         proxies = self.component(env, "proxies", "the Toxiproxy layer")
@@ -90,8 +93,6 @@ class Latency(ToxicFault):
     latency: int = 1000
     jitter: int = 0
 
-    def attributes(self) -> dict[str, Any]:
-        return {"latency": self.latency, "jitter": self.jitter}
 
 
 @register
@@ -102,8 +103,6 @@ class Reset(ToxicFault):
     toxic_type: ClassVar[str] = "reset_peer"
     timeout: int = 0
 
-    def attributes(self) -> dict[str, Any]:
-        return {"timeout": self.timeout}
 
 
 @register
@@ -114,8 +113,6 @@ class Blackhole(ToxicFault):
     toxic_type: ClassVar[str] = "timeout"
     timeout: int = 0
 
-    def attributes(self) -> dict[str, Any]:
-        return {"timeout": self.timeout}
 
 
 @register
@@ -126,8 +123,6 @@ class Bandwidth(ToxicFault):
     toxic_type: ClassVar[str] = "bandwidth"
     rate: int = 1
 
-    def attributes(self) -> dict[str, Any]:
-        return {"rate": self.rate}
 
 
 @register
@@ -138,8 +133,6 @@ class SlowClose(ToxicFault):
     toxic_type: ClassVar[str] = "slow_close"
     delay: int = 1000
 
-    def attributes(self) -> dict[str, Any]:
-        return {"delay": self.delay}
 
 
 @register
@@ -150,8 +143,6 @@ class LimitData(ToxicFault):
     toxic_type: ClassVar[str] = "limit_data"
     bytes: int = 0
 
-    def attributes(self) -> dict[str, Any]:
-        return {"bytes": self.bytes}
 
 
 @register

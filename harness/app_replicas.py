@@ -65,8 +65,13 @@ class AppReplicas:
         return self.metrics_store.snapshot()
 
     def reset(self) -> None:
-        """Per-test state: restart stopped replicas, fresh metrics, breakers and caches."""
+        """Per-test state: restart stopped replicas, fresh metrics, breakers and caches.
+
+        Metrics are emptied between stopping and starting: starting registers each region's
+        breaker with them, and a request still finishing must not count in the next test.
+        """
         for server in self.servers:
             server.stop()
-            server.start()
         self.metrics_store.reset()
+        for server in self.servers:
+            server.start()

@@ -24,6 +24,7 @@ from harness.errors import HarnessError
 EXIT_OK, EXIT_SLO_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_REPORT_DIR = ".chaos-reports"
 HARNESS_URL_VARIABLE = "CHAOS_HARNESS_URL"
+MOTO_URL_VARIABLE = "CHAOS_MOTO_URL"
 
 #: Environment variables the harness itself reads (the sample app's are ``sample_app.config.ENVIRONMENT``).
 ENVIRONMENT: dict[str, str] = {
@@ -32,6 +33,8 @@ ENVIRONMENT: dict[str, str] = {
     "TOXIPROXY_URL": "Toxiproxy API to prefer over the embedded one when it answers (default http://127.0.0.1:8474); "
                      "'up --toxiproxy-url' requires one instead",
     "MOTO_ACCOUNT_ID": "moto account every request uses; the harness then reads that account's tables",
+    MOTO_URL_VARIABLE: "moto server the DynamoDB regions use instead of moto in process ('up --moto-url', "
+                       "e.g. http://127.0.0.1:5000)",
 }
 
 
@@ -128,7 +131,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         require_loopback(control[0], allow_non_loopback=exposed, what="control API (give --bind to expose it)")
     scenario = load_scenario(args.scenario)
     config = {"dns_host": args.bind, "dns_port": args.dns_port, "dynamodb_port": args.dynamodb_port,
-              "toxiproxy_url": args.toxiproxy_url, "allow_non_loopback": exposed}
+              "toxiproxy_url": args.toxiproxy_url, "allow_non_loopback": exposed,
+              "moto_url": args.moto_url or None}
     with contextlib.ExitStack() as stack:
         env = stack.enter_context(open_harness(scenario, with_app=not args.no_app, **config))
         for key, value in env.describe().items():
@@ -267,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dynamodb-port", type=int, default=0, metavar="PORT",
                    help="port of every DynamoDB endpoint node (default: a free one)")
     p.add_argument("--toxiproxy-url", metavar="URL", help="use the Toxiproxy at URL (it must answer)")
+    p.add_argument("--moto-url", metavar="URL", default=os.environ.get(MOTO_URL_VARIABLE),
+                   help=f"use the moto server at URL (it must answer), e.g. http://127.0.0.1:5000 "
+                        f"(default ${MOTO_URL_VARIABLE}; unset: moto in process)")
     p = sub.add_parser("inject", help="inject a fault into a running harness: inject FAULT key=value ...")
     p.add_argument("fault", help="fault name, e.g. dns.empty_answer")
     p.add_argument("options", nargs="*", metavar="key=value", help="fault options (values read as YAML)")

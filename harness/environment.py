@@ -7,7 +7,8 @@ block of loopback addresses, and starts:
    ``getaddrinfo`` for a managed name in this process (boto3, the sample app, the load generator)
    asks it;
 2. the proxy layer (a real Toxiproxy at ``TOXIPROXY_URL`` when one answers, else the embedded one);
-3. the DynamoDB regions (moto behind keep-alive fronts), one proxy per endpoint node, global tables;
+3. the DynamoDB regions (moto behind keep-alive fronts; moto in process, or a moto server at
+   ``moto_url``), one proxy per endpoint node, global tables;
 4. the sample app's replicas (optional) behind ``app.chaos.test``;
 5. the health checker, which publishes healthy DynamoDB nodes and app replicas into DNS.
 
@@ -28,6 +29,7 @@ from harness.app_replicas import AppReplicas
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.dynamodb import DynamoRegions
+from harness.dynamodb.backends import validate_moto_url
 from harness.errors import ConfigError
 from harness.health import HealthChecker, Target, TcpCheck
 from harness.loop import LoopThread
@@ -77,12 +79,17 @@ class HarnessConfig:
     dynamodb_port: int = 0
     #: Allow ``dns_host`` to be a non-loopback address such as 0.0.0.0 (containers only).
     allow_non_loopback: bool = False
+    #: A moto server (``http://HOST:PORT``: ``motoserver/moto`` or ``moto_server``) the regions use;
+    #: None runs moto in this process. One server can serve several harnesses (one account each).
+    moto_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.app_profile not in (None, "resilient", "naive"):
             raise ConfigError(f"app profile must be 'resilient' or 'naive', got {self.app_profile!r}")
         if isinstance(self.app_replicas, bool) or not isinstance(self.app_replicas, int) or not 1 <= self.app_replicas <= 20:
             raise ConfigError(f"app_replicas must be a whole number from 1 to 20, got {self.app_replicas!r}")
+        if self.moto_url is not None:
+            self.moto_url = validate_moto_url(self.moto_url)
 
     def app_config(self, endpoints: Mapping[str, str]) -> AppConfig:
         """The sample app's configuration for this harness's endpoints (profile + overrides)."""
@@ -149,6 +156,7 @@ class Harness:
         self.dynamodb = DynamoRegions(
             self.dns, self.proxies, self.pool, cfg.regions, cfg.nodes, cfg.replication_lag,
             port=cfg.dynamodb_port, dns_ttl=cfg.dns_ttl, max_connection_age=cfg.connection_max_age,
+            moto_url=cfg.moto_url,
         )
         stack.callback(self.dynamodb.stop)
         self.dynamodb.start()
@@ -237,6 +245,7 @@ class Harness:
         if self.proxies is not None:
             info["toxiproxy"] = f"{self.proxies.url} ({'embedded' if self.proxies.embedded else 'external'})"
         if self.dynamodb is not None:
+            info["moto"] = self.dynamodb.backend.description
             for region in self.dynamodb.regions:
                 info[f"dynamodb {region.name}"] = f"{region.endpoint_url} -> {', '.join(region.nodes)}"
         if self.app is not None:

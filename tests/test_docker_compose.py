@@ -7,8 +7,10 @@ cross-checked, so a renamed flag or variable, or a port changed in one place onl
 
 from __future__ import annotations
 
+import importlib.metadata
 import ipaddress
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,9 +48,21 @@ def pod_address(services) -> str:
     return services["toxiproxy"]["networks"]["chaos"]["ipv4_address"]
 
 
+def moto_server_args(services) -> tuple[str, int]:
+    """(host, port) the moto service's ``moto_server`` listens on, from its entrypoint."""
+    entrypoint = services["moto"]["entrypoint"]
+    assert entrypoint[0] == "moto_server" and len(entrypoint) == 5, entrypoint
+    flags = dict(zip(entrypoint[1::2], entrypoint[2::2]))
+    assert set(flags) == {"-H", "-p"}, entrypoint
+    return flags["-H"], int(flags["-p"])
+
+
 def test_services_and_images(services):
-    assert set(services) == {"toxiproxy", "harness", "app", "drill"}
+    assert set(services) == {"toxiproxy", "moto", "harness", "app", "drill"}
     assert re.fullmatch(r"ghcr\.io/shopify/toxiproxy:\d+\.\d+\.\d+", services["toxiproxy"]["image"])
+    tag = re.fullmatch(r"motoserver/moto:(\d+)\.\d+\.\d+", services["moto"]["image"])
+    assert tag, services["moto"]["image"]  # the official image, pinned
+    assert tag[1] == importlib.metadata.version("moto").split(".")[0]  # the major version the harness runs
     for name in ("harness", "app", "drill"):
         build = services[name]["build"]
         assert (ROOT / build["context"] / build["dockerfile"]).resolve() == ROOT / "Dockerfile"
@@ -70,6 +84,7 @@ def test_static_address_network_and_dns(compose, services):
         assert services[name]["network_mode"] == POD
         assert "networks" not in services[name] and "ports" not in services[name]
     assert services["drill"]["networks"] == ["chaos"]
+    assert services["moto"]["networks"] == ["chaos"]  # reached by its service name from the pod
     assert all("ports" not in s for s in services.values())  # nothing published on the host
 
 
@@ -85,6 +100,16 @@ def test_harness_command(services):
     assert services["harness"]["depends_on"]["toxiproxy"]["condition"] == "service_healthy"
     health = parse(services["harness"]["healthcheck"]["test"][1:])
     assert health.command == "status" and health.harness_url == f"http://127.0.0.1:{port}"
+
+
+def test_harness_uses_the_moto_service(services):
+    args = parse(services["harness"]["command"])
+    host, port = moto_server_args(services)
+    assert host == "0.0.0.0"  # on the compose network, not just the container's loopback
+    assert args.moto_url == f"http://moto:{port}"  # the service name, the port moto_server listens on
+    assert services["harness"]["depends_on"]["moto"]["condition"] == "service_healthy"
+    probe = " ".join(services["moto"]["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/moto-api/config" in probe  # what the harness checks at start
 
 
 def test_app_environment_builds_a_valid_config(services):
@@ -131,22 +156,30 @@ def test_drill_command_reaches_the_harness_and_the_app(services):
         "harness": "service_healthy", "app": "service_healthy"}
 
 
+def _compose_command() -> list[str]:
+    """``docker compose`` (v2 plugin) when the client has it, else the standalone ``docker-compose``."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    return [require_tool("docker-compose")]
+
+
 def test_docker_compose_config_accepts_the_file():
-    """``docker compose config`` validates offline (no engine needed) when the compose plugin exists."""
-    docker = require_tool("docker")
-    if subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
-        pytest.skip("the docker client has no compose plugin")
-    done = subprocess.run([docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True)
+    """A real Compose implementation validates the file offline (no engine is needed for ``config``)."""
+    done = subprocess.run([*_compose_command(), "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
 POD_SCRIPT = """\
 set -e
 ip link set lo up
+{moto} > {tmp}/moto.out 2>&1 &
+MOTO=$!
+trap 'kill -TERM $HARNESS $APP $MOTO 2>/dev/null; wait' EXIT
+# Readiness the way docker decides it: the service's own healthcheck command, retried.
+until {moto_health} >/dev/null 2>&1; do kill -0 $MOTO; sleep 0.2; done
 {harness} > {tmp}/harness.out 2>&1 &
 HARNESS=$!
-trap 'kill -TERM $HARNESS $APP 2>/dev/null; wait' EXIT
-# Readiness the way docker decides it: the service's own healthcheck command, retried.
 until {harness_health} >/dev/null 2>&1; do kill -0 $HARNESS; sleep 0.2; done
 env {app_env} {app} > {tmp}/app.out 2>&1 &
 APP=$!
@@ -156,10 +189,11 @@ until {app_health} 2>/dev/null; do kill -0 $APP; sleep 0.2; done
 
 
 def test_the_pod_runs_the_compose_commands_in_a_network_namespace(services, tmp_path):
-    """The harness and app commands from the file, in one fresh network namespace (the pod), drilled.
+    """The moto, harness and app commands from the file, in one fresh network namespace (the pod), drilled.
 
     Differences from compose, so it runs here: a 10 s scenario instead of the 30 s one, the embedded
-    Toxiproxy (no binary here), and the drill inside the pod (its URLs use 127.0.0.1, not aliases).
+    Toxiproxy (no binary here), moto_server from this venv instead of its image, and every service
+    inside the pod (URLs use 127.0.0.1, not service names or aliases; moto binds 127.0.0.1 too).
     """
     import shlex
     import sys
@@ -169,18 +203,22 @@ def test_the_pod_runs_the_compose_commands_in_a_network_namespace(services, tmp_
     scenario = "dns-empty-answer"
 
     def line(command: list[str]) -> str:
-        command = [str(bin_dir / c) if c in ("chaos-harness", "python") else c for c in command]
+        command = [str(bin_dir / c) if c in ("chaos-harness", "python", "moto_server") else c for c in command]
         return " ".join(shlex.quote(c) for c in command)
 
+    moto = list(services["moto"]["entrypoint"])
+    moto[moto.index("-H") + 1] = "127.0.0.1"
     harness = list(services["harness"]["command"])
     drop = harness.index("--toxiproxy-url")
     del harness[drop:drop + 2]
+    harness[harness.index("--moto-url") + 1] = parse(harness).moto_url.replace("//moto:", "//127.0.0.1:")
     harness[harness.index(parse(harness).scenario)] = scenario
     drill = [c.replace("harness:", "127.0.0.1:").replace("app:", "127.0.0.1:") for c in services["drill"]["command"]]
     drill[drill.index(parse(drill).scenario)] = scenario
     drill[drill.index("/reports")] = str(tmp_path / "reports")
     app_env = {**services["app"]["environment"], "CHAOS_APP_PBKDF2_ITERATIONS": "1000"}
     script = POD_SCRIPT.format(
+        moto=line(moto), moto_health=line(services["moto"]["healthcheck"]["test"][1:]),
         harness=line(harness), harness_health=line(services["harness"]["healthcheck"]["test"][1:]),
         app_env=" ".join(f"{k}={shlex.quote(str(v))}" for k, v in app_env.items()),
         app=line(services["app"]["command"]), app_health=line(services["app"]["healthcheck"]["test"][1:]),
@@ -190,4 +228,7 @@ def test_the_pod_runs_the_compose_commands_in_a_network_namespace(services, tmp_
     logs = "".join(p.read_text() for p in sorted(tmp_path.glob("*.out")))
     assert done.returncode == 0, done.stdout + done.stderr + logs
     assert "PASS  lost_writes" in done.stdout
+    moto_url = parse(harness).moto_url
+    assert re.search(rf"^moto +{re.escape(moto_url)} \(external", (tmp_path / "harness.out").read_text(), re.M)
+    assert '"POST / HTTP/1.1" 200' in (tmp_path / "moto.out").read_text()  # the data went through the moto server
     assert (tmp_path / "reports" / f"{scenario}.junit.xml").exists()

@@ -13,6 +13,7 @@ _EXPORTS = {
     "AwsError": "harness.dynamodb.awsjson",
     "DynamoRegions": "harness.dynamodb.regions",
     "known_regions": "harness.dynamodb.regions",
+    "MotoUnreachableError": "harness.dynamodb.http_store",
     "Region": "harness.dynamodb.region",
     "Replicator": "harness.dynamodb.replication",
     "RequestLog": "harness.dynamodb.request_log",

@@ -1,9 +1,10 @@
-"""One AWS region's DynamoDB: moto in server mode behind a keep-alive front and endpoint nodes.
+"""One AWS region's DynamoDB: moto behind a keep-alive front and endpoint nodes.
 
     client --DNS--> dynamodb.<region>.amazonaws.com = node addresses (Toxiproxy proxies, one port)
            --TCP--> node proxy --> front server (keep-alive WSGI):
                                    request log -> region check -> service faults -> moto account
-                                   -> write capture (replication) -> moto DomainDispatcherApplication
+                                   -> write capture (replication) -> moto (in process, or forwarded
+                                      to a moto server over HTTP: ``harness.dynamodb.backends``)
 
 The front checks the SigV4 credential scope like the real endpoint, so a client sent to another
 region's nodes (``dns.wrong_address``) gets the same InvalidSignatureException it would from AWS.
@@ -11,37 +12,20 @@ region's nodes (``dns.wrong_address``) gets the same InvalidSignatureException i
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from typing import Any
 
-import boto3
 import botocore.config
-import botocore.session
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from harness.dynamodb import awsjson
-from harness.dynamodb.front import KeepAliveWSGIServer
+from harness.dynamodb.clients import session
+from harness.dynamodb.front import KeepAliveWSGIServer, WSGIApp
 from harness.dynamodb.replication import CaptureWrites, Replicator
 from harness.dynamodb.request_log import RecordRequests, RequestLog
 from harness.dynamodb.service_faults import ServiceFaultMiddleware, ServiceFaults
-from harness.dynamodb.store import RegionStore
+from harness.dynamodb.store import Store
 from harness.errors import ConfigError
 from harness.loopback import LoopbackPool
-
-_session_lock = threading.Lock()
-_botocore_session: botocore.session.Session | None = None
-
-
-def _session() -> boto3.session.Session:
-    """One shared botocore session: loading service models once keeps client creation cheap."""
-    global _botocore_session
-    with _session_lock:
-        if _botocore_session is None:
-            _botocore_session = botocore.session.get_session()
-        return boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", botocore_session=_botocore_session
-        )
 
 
 class ScopeCheck:
@@ -65,7 +49,11 @@ class ScopeCheck:
 
 
 class PinAccount:
-    """Route every request to this harness's own moto account (moto's backends are process-global)."""
+    """Route every request to this harness's own moto account (moto's backends are process-global).
+
+    moto reads the account from the ``x-moto-account-id`` header in process and in server mode
+    alike, so this isolates harnesses sharing one external moto server too.
+    """
 
     def __init__(self, app, account_id: str) -> None:
         self.app = app
@@ -79,14 +67,13 @@ class PinAccount:
 class Region:
     """A region: its front server, its endpoint nodes (proxy names + addresses), faults and request log."""
 
-    def __init__(self, name: str, store: RegionStore, replicator: Replicator, pool: LoopbackPool, *, nodes: int,
-                 max_connection_age: float | None = None) -> None:
+    def __init__(self, name: str, store: Store, replicator: Replicator, pool: LoopbackPool, *, nodes: int,
+                 moto_app: WSGIApp, max_connection_age: float | None = None) -> None:
         self.name = name
         self.hostname = f"dynamodb.{name}.amazonaws.com"
         self.store = store
         self.service_faults = ServiceFaults()
         self.requests = RequestLog()
-        moto_app = DomainDispatcherApplication(create_backend_app)
         app = RecordRequests(
             ScopeCheck(
                 ServiceFaultMiddleware(
@@ -130,7 +117,7 @@ class Region:
         url = self.front.url if direct or self.port is None else self.endpoint_url
         if not direct and self.port is not None:
             self._refuse_public_resolution()
-        return _session().client(
+        return session().client(
             "dynamodb", region_name=self.name, endpoint_url=url, config=botocore.config.Config(**config)
         )
 

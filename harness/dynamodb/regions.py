@@ -8,9 +8,9 @@ from typing import Any
 
 import botocore.session
 
+from harness.dynamodb.backends import moto_backend
 from harness.dynamodb.region import Region
 from harness.dynamodb.replication import Replicator
-from harness.dynamodb.store import RegionStore, drop_account, new_account_id
 from harness.dynamodb.tables import TableSpec
 from harness.errors import ConfigError
 from harness.loopback import LoopbackPool, bind_socket, shared_port
@@ -45,6 +45,10 @@ class DynamoRegions:
     ``dns`` (a ``DnsServer`` or a ``Topology``) gets ``dynamodb.<region>.amazonaws.com`` -> node
     addresses; ``proxies`` (a ``ProxyLayer``) gets one proxy per node. Without them the regions
     still run and clients talk to the front servers directly (unit tests, benchmarks).
+
+    ``moto_url`` (e.g. ``http://127.0.0.1:5000``) uses a moto server instead of moto in process:
+    the fronts forward to it and the harness reads and writes it over HTTP
+    (``harness.dynamodb.backends``); ``start()`` fails with one line if it does not answer.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class DynamoRegions:
         port: int = 0,
         dns_ttl: int = 5,
         max_connection_age: float | None = None,
+        moto_url: str | None = None,
     ) -> None:
         names = validate_regions(regions)
         if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= 50:
@@ -72,13 +77,16 @@ class DynamoRegions:
         self.topology = getattr(dns, "topology", dns)
         self.proxies = proxies
         self.pool = pool or LoopbackPool()
-        self.account_id = new_account_id()
+        self.backend = moto_backend(moto_url)
+        self.account_id = self.backend.account_id
         self.dns_ttl = dns_ttl
         self._port = port
-        self._stores = {name: RegionStore(self.account_id, name) for name in names}
+        self._stores = {name: self.backend.store(name) for name in names}
         self.replication = Replicator(self._stores, replication_lag)
         self._regions = {
-            name: Region(name, store, self.replication, self.pool, nodes=nodes, max_connection_age=max_connection_age) for name, store in self._stores.items()
+            name: Region(name, store, self.replication, self.pool, nodes=nodes, moto_app=self.backend.app(),
+                         max_connection_age=max_connection_age)
+            for name, store in self._stores.items()
         }
         self._specs: list[TableSpec] = []
         self._created_proxies: list[str] = []
@@ -113,6 +121,7 @@ class DynamoRegions:
     def start(self) -> "DynamoRegions":
         if self._started:
             return self
+        self.backend.check()  # before anything starts: nothing to undo if moto is not there
         self._started = True
         try:
             for region in self.regions:
@@ -165,7 +174,7 @@ class DynamoRegions:
             steps += [lambda r=region: self.topology.remove(r.hostname) for region in self.regions]
         steps += [lambda p=proxy: self.proxies.destroy(p) for proxy in reversed(self._created_proxies)]
         steps += [self.replication.stop] + [region.front.stop for region in self.regions]
-        steps += [lambda: drop_account(self.account_id)]
+        steps += [self.backend.close]
         self._created_proxies.clear()
         for region in self.regions:
             region.port = None

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.dynamodb import awsjson
-from harness.dynamodb.store import RegionStore, key_text
+from harness.dynamodb.store import Store, key_text
 from harness.errors import HarnessError
 from harness.waiting import ChangeSignal
 
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+TABLE_OPERATIONS = frozenset({"CreateTable", "DeleteTable"})
 
 
 @dataclass(order=True)
@@ -44,7 +45,7 @@ class Change:
     source: str = field(compare=False)
 
 
-def written_keys(store: RegionStore, operation: str, request: dict[str, Any]) -> Iterator[tuple[str, dict]]:
+def written_keys(store: Store, operation: str, request: dict[str, Any]) -> Iterator[tuple[str, dict]]:
     """(table, key) pairs a successful write request touched."""
     if operation == "PutItem":
         yield request["TableName"], store.key_of(request["TableName"], request["Item"])
@@ -69,7 +70,7 @@ def written_keys(store: RegionStore, operation: str, request: dict[str, Any]) ->
 class Replicator:
     """Delivers captured writes to the other regions after ``lag`` seconds, last writer wins."""
 
-    def __init__(self, stores: dict[str, RegionStore], lag: float = 0.05) -> None:
+    def __init__(self, stores: dict[str, Store], lag: float = 0.05) -> None:
         self.stores = stores
         self.lag = lag
         self.changed = ChangeSignal()
@@ -84,6 +85,8 @@ class Replicator:
         self._thread: threading.Thread | None = None
         self.applied = 0  # replicated writes that took effect
         self.superseded = 0  # replicated writes dropped because the target had a newer write
+        self.failed = 0  # replicated writes the target store refused (an external moto gone away)
+        self.last_error: HarnessError | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -108,7 +111,8 @@ class Replicator:
             for stamps in self._stamps.values():
                 stamps.clear()
             self._paused = False
-            self.applied = self.superseded = 0
+            self.applied = self.superseded = self.failed = 0
+            self.last_error = None
             self._cond.notify_all()
         self.changed.notify()
 
@@ -162,6 +166,9 @@ class Replicator:
                 self._in_flight += 1
             try:
                 self._apply(change)
+            except HarnessError as exc:  # one lost delivery must not stop replication for good
+                self.failed += 1
+                self.last_error = exc
             finally:
                 with self._cond:
                     self._in_flight -= 1
@@ -202,13 +209,18 @@ class Replicator:
 class CaptureWrites:
     """WSGI middleware: after a successful write, hand the resulting item images to the replicator."""
 
-    def __init__(self, app, store: RegionStore, replicator: Replicator) -> None:
+    def __init__(self, app, store: Store, replicator: Replicator) -> None:
         self.app = app
         self.store = store
         self.replicator = replicator
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
         operation = awsjson.operation_of(environ)
+        if operation in TABLE_OPERATIONS:
+            try:
+                return [b"".join(self.app(environ, start_response))]
+            finally:
+                self.store.tables_changed()
         if operation not in WRITE_OPERATIONS:
             return self.app(environ, start_response)
         request = json.loads(awsjson.read_body(environ) or b"{}")

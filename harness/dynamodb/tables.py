@@ -93,8 +93,8 @@ class TableSpec:
         )
         return cls(name, pk, sk, gsis)
 
-    def create_arguments(self) -> dict[str, Any]:
-        """Arguments for moto's ``DynamoDBBackend.create_table`` (on-demand billing)."""
+    def create_request(self) -> dict[str, Any]:
+        """The DynamoDB ``CreateTable`` request for this table (on-demand billing), as boto3 takes it."""
         attributes: dict[str, str] = {}
 
         def schema(pk: tuple[str, str], sk: tuple[str, str] | None) -> list[dict[str, str]]:
@@ -105,20 +105,29 @@ class TableSpec:
                 attributes[sk[0]] = sk[1]
             return out
 
-        table_schema = schema(self.partition_key, self.sort_key)
+        request: dict[str, Any] = {"TableName": self.name, "KeySchema": schema(self.partition_key, self.sort_key)}
         gsis = [
             {"IndexName": g.name, "KeySchema": schema(g.partition_key, g.sort_key), "Projection": {"ProjectionType": "ALL"}}
             for g in self.gsis
         ]
+        request["AttributeDefinitions"] = [{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()]
+        request["BillingMode"] = "PAY_PER_REQUEST"
+        if gsis:
+            request["GlobalSecondaryIndexes"] = gsis
+        return request
+
+    def create_arguments(self) -> dict[str, Any]:
+        """Arguments for moto's ``DynamoDBBackend.create_table`` (the same table as ``create_request``)."""
+        request = self.create_request()
         return {
             "name": self.name,
-            "schema": table_schema,
+            "schema": request["KeySchema"],
             "throughput": None,
-            "attr": [{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
-            "global_indexes": gsis or None,
+            "attr": request["AttributeDefinitions"],
+            "global_indexes": request.get("GlobalSecondaryIndexes"),
             "indexes": None,
             "streams": None,
-            "billing_mode": "PAY_PER_REQUEST",
+            "billing_mode": request["BillingMode"],
             "sse_specification": None,
             "tags": [],
             "deletion_protection_enabled": False,
