@@ -58,8 +58,6 @@ def test_fixtures_work_and_every_test_starts_clean(pytester: pytest.Pytester) ->
             chaos_dns.set("svc.chaos.test", ["127.0.0.9"])
             assert socket.gethostbyname("svc.chaos.test") == "127.0.0.9"
             assert chaos_dns.wait_for_query("svc.chaos.test", timeout=2) >= 1
-            chaos_dns.remove("{EAST}")
-
             chaos_dynamodb.create_table({{"name": "orders", "partition_key": "id:S"}})
             east = chaos_dynamodb.client("us-east-1")
             east.put_item(TableName="orders", Item={{"id": {{"S": "o1"}}}})
@@ -74,6 +72,7 @@ def test_fixtures_work_and_every_test_starts_clean(pytester: pytest.Pytester) ->
             assert len(chaos_toxiproxy.proxies()) == 6
             chaos_dynamodb.pause_replication()
             chaos.inject("dynamodb.unavailable", region="us-west-2")  # left active on purpose
+            chaos_dns.remove("{EAST}")  # last: the east client above needs the name
 
         def test_starts_clean(chaos_dns, chaos_dynamodb, chaos):
             assert chaos.active == []
