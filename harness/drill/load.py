@@ -353,7 +353,7 @@ class LoadGenerator:
             live = sorted(s for s, state in self._ledger.sessions.items() if state == "live")
             duplicates = sorted(k for k, sessions in self._ledger.by_key.items() if len(sessions) > 1)
         client = HttpClient(self.url, self.profile.request_timeout, self.clock)
-        lost, records = [], []
+        lost, unverified, records = [], [], []
         try:
             for i, session in enumerate(live):
                 for _ in range(VERIFY_ATTEMPTS):
@@ -364,11 +364,14 @@ class LoadGenerator:
                 rec = self._make(Planned(-1 - i, 0, 0, 0), sent, "verify", _User("audit"), reply,
                                  reply.status == 200, session, None)
                 records.append(rec)
-                if not rec.ok:
+                if reply.status == 0 or reply.status >= 500:
+                    unverified.append(session)
+                elif not rec.ok:
                     lost.append(session)
         finally:
             client.close()
-        return WriteAudit(checked=len(live), lost=tuple(lost), duplicates=tuple(duplicates)), records
+        audit = WriteAudit(checked=len(live), lost=tuple(lost), duplicates=tuple(duplicates), unverified=tuple(unverified))
+        return audit, records
 
 
 def _session_id(body: dict[str, Any]) -> str | None:

@@ -53,11 +53,13 @@ class WriteAudit:
     """End-of-run check of acknowledged writes (after faults cleared and replication caught up)."""
 
     checked: int = 0
-    lost: tuple[str, ...] = ()
+    lost: tuple[str, ...] = ()  # the app answered: not found
     duplicates: tuple[str, ...] = ()
+    unverified: tuple[str, ...] = ()  # the app never answered the read-back (timeouts, 5xx)
     ran: bool = True
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"checked": self.checked, "lost": list(self.lost), "duplicates": list(self.duplicates),
+                "unverified": list(self.unverified),
                 "ran": self.ran, "note": self.note}

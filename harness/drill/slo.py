@@ -194,10 +194,12 @@ def _evaluate_one(spec: SLOSpec, records: Sequence[RequestRecord], found: list[I
     if spec.kind == "lost_writes":
         if not audit.ran:
             return SLOResult(spec, False, None, f"acknowledged writes could not be checked: {audit.note}")
-        lost = len(audit.lost)
+        lost, unverified = len(audit.lost), len(audit.unverified)
         sample = f" (e.g. {', '.join(audit.lost[:3])})" if lost else ""
-        return SLOResult(spec, lost <= spec.threshold, float(lost),
-                         f"{lost} of {audit.checked} acknowledged sessions unreadable at the end{sample}")
+        detail = f"{lost} of {audit.checked} acknowledged sessions not found at the end{sample}"
+        if unverified:  # no answer is not proof of loss, and no proof of safety either
+            detail += f"; {unverified} could not be read back (the app did not answer)"
+        return SLOResult(spec, lost <= spec.threshold and not unverified, float(lost), detail)
     dupes = len(audit.duplicates)
     sample = f" (e.g. {', '.join(audit.duplicates[:3])})" if dupes else ""
     return SLOResult(spec, dupes <= spec.threshold, float(dupes),
