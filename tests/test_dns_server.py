@@ -260,10 +260,11 @@ def test_udp_and_tcp_share_the_port_and_a_given_loop_is_left_running(topology: T
 
 
 def test_serve_sockets_answers_on_sockets_bound_elsewhere_and_closes_them(server: DnsServer) -> None:
+    host = LoopbackPool().take("elsewhere")  # an address of its own: the TCP twin of the port is free
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
+    udp.bind((host, 0))
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+    tcp.bind((host, udp.getsockname()[1]))
     server.serve_sockets(udp, tcp)
     other = udp.getsockname()
     assert len(query(other, DDB).rr) == 3
