@@ -224,7 +224,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not command:
         raise UsageError("run needs a command after --, e.g. chaos-harness run -- python -m sample_app")
     with open_harness(load_scenario(args.scenario), with_app=False) as env:
-        completed = run_command(command, dns_server=env.dns, forwards=list(getattr(env, "forwards", ())))
+        child_env = {**env.client_environment(), **os.environ}  # the caller's own settings win
+        completed = run_command(command, dns_server=env.dns, forwards=list(env.forwards), env=child_env)
     return completed.returncode
 
 

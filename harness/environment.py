@@ -236,6 +236,23 @@ class Harness:
             out += [(address, self.app.port) for address in self.app.addresses]
         return out
 
+    def client_environment(self) -> dict[str, str]:
+        """Variables that point an SDK in any language at this harness (``chaos-harness run``).
+
+        ``AWS_ENDPOINT_URL_DYNAMODB`` is the AWS SDKs' own per-service endpoint variable, so an
+        unmodified client reaches the primary region by name; the per-region URLs are for apps
+        that fail over. Credentials are dummies unless the caller set real-looking ones.
+        """
+        env: dict[str, str] = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        if self.dynamodb is not None:
+            env["AWS_DEFAULT_REGION"] = self.dynamodb.primary.name
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb.primary.endpoint_url
+            for region in self.dynamodb.regions:
+                env[f"CHAOS_DYNAMODB_ENDPOINT_{region.name.upper().replace('-', '_')}"] = region.endpoint_url
+        if self.app is not None:
+            env["CHAOS_APP_URL"] = self.app.url
+        return env
+
     def describe(self) -> dict[str, str]:
         """Addresses for manual work (``chaos-harness up``)."""
         info: dict[str, str] = {}
