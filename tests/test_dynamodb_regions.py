@@ -9,11 +9,10 @@ import threading
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from harness.chaos import Chaos
 from harness.dynamodb import DynamoRegions
-from harness.dynamodb.testing import NetworkedRegions
 from harness.errors import AddressInUseError, ConfigError
 from harness.loopback import LoopbackPool
+from regions_fixtures import east, fresh_chaos, networked  # noqa: F401 (fixtures)
 from harness.resolver import hook
 
 ITEM = {"pk": {"S": "order-1"}, "total": {"N": "42"}}
@@ -21,22 +20,13 @@ ITEM = {"pk": {"S": "order-1"}, "total": {"N": "42"}}
 
 @pytest.fixture(scope="module")
 def harness():
-    with NetworkedRegions() as harness:
-        harness.dynamodb.create_tables([{"name": "orders", "partition_key": "pk:S"}])
-        yield harness
+    yield from networked()
 
 
 @pytest.fixture
 def chaos(harness):
-    harness.reset()
-    with Chaos(harness.env) as chaos:
+    with fresh_chaos(harness) as chaos:
         yield chaos
-    harness.reset()
-
-
-@pytest.fixture
-def east(harness):
-    return harness.dynamodb.region("us-east-1")
 
 
 def client(region, **config):

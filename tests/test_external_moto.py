@@ -29,6 +29,7 @@ from harness.dynamodb.testing import NetworkedRegions
 from harness.environment import Harness, HarnessConfig
 from harness.errors import ConfigError
 from harness.loopback import LoopbackPool, bind_socket
+from regions_fixtures import east, fresh_chaos, networked  # noqa: F401 (fixtures)
 from sample_app.tables import TABLE_SPECS
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
@@ -78,22 +79,13 @@ def moto_url(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def harness(moto_url) -> Iterator[NetworkedRegions]:
-    with NetworkedRegions(moto_url=moto_url, nodes=2) as harness:
-        harness.dynamodb.create_tables([{"name": "orders", "partition_key": "pk:S"}])
-        yield harness
+    yield from networked(moto_url=moto_url, nodes=2)
 
 
 @pytest.fixture
 def chaos(harness):
-    harness.reset()
-    with Chaos(harness.env) as chaos:
+    with fresh_chaos(harness) as chaos:
         yield chaos
-    harness.reset()
-
-
-@pytest.fixture
-def east(harness):
-    return harness.dynamodb.region("us-east-1")
 
 
 @pytest.fixture

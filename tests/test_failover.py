@@ -24,6 +24,7 @@ from sample_app.failover import (
     default_classifier,
 )
 from sample_app.tables import SESSIONS_TABLE
+from local_regions_fixtures import pool, regions  # noqa: F401 (fixtures)
 from sample_app.testing import AppClient, LocalRegions
 
 PASSWORD = "correct horse"
@@ -201,18 +202,6 @@ def test_router_reports_every_region_when_none_can_serve():
 
 
 # ------------------------------------------------------------------------------------------ the app under outages
-
-
-@pytest.fixture(scope="module")
-def pool() -> LoopbackPool:
-    return LoopbackPool()
-
-
-@pytest.fixture(scope="module")
-def regions(pool: LoopbackPool):
-    local = LocalRegions(pool).start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture

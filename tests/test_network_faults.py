@@ -14,9 +14,9 @@ from botocore.exceptions import (
 )
 
 from faults import create_fault
-from harness.chaos import Chaos
-from harness.dynamodb.testing import NetworkedRegions, skip_retry_backoff
+from harness.dynamodb.testing import skip_retry_backoff
 from harness.errors import ComponentMissingError, ConfigError, FaultOptionError
+from regions_fixtures import east, fresh_chaos, networked  # noqa: F401 (fixtures)
 
 BIG = {"pk": {"S": "big"}, "blob": {"S": "x" * 40_000}}
 BIG_KEY = {"pk": {"S": "big"}}
@@ -24,22 +24,13 @@ BIG_KEY = {"pk": {"S": "big"}}
 
 @pytest.fixture(scope="module")
 def harness():
-    with NetworkedRegions() as harness:
-        harness.dynamodb.create_tables([{"name": "orders", "partition_key": "pk:S"}])
-        yield harness
+    yield from networked()
 
 
 @pytest.fixture
 def chaos(harness):
-    harness.reset()
-    with Chaos(harness.env) as chaos, skip_retry_backoff():
+    with fresh_chaos(harness) as chaos, skip_retry_backoff():
         yield chaos
-    harness.reset()
-
-
-@pytest.fixture
-def east(harness):
-    return harness.dynamodb.region("us-east-1")
 
 
 def counted_client(region, *, mode: str = "standard", attempts: int = 2, read_timeout: float = 3, **config):

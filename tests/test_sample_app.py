@@ -20,6 +20,7 @@ from harness.loopback import LoopbackPool, bind_socket
 from sample_app import AppConfig, AppServer
 from sample_app.config import BreakerSettings, RetrySettings, Timeouts
 from sample_app.tables import IDEMPOTENCY_TABLE, SESSIONS_TABLE, TABLE_SPECS, USERS_TABLE
+from local_regions_fixtures import pool, regions  # noqa: F401 (fixtures)
 from sample_app.testing import AppClient, LocalRegions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +36,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture(scope="module")
-def pool() -> LoopbackPool:
-    return LoopbackPool()
-
-
-@pytest.fixture(scope="module")
-def regions(pool: LoopbackPool):
-    local = LocalRegions(pool).start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture

@@ -127,9 +127,9 @@ class Region:
         Asks the resolver hook whether it routes the name (no lookup, so an active DNS timeout
         fault cannot stall client creation).
         """
-        from harness.resolver import hook
+        from harness.resolver import is_routed
 
-        if hook._route(self.hostname) is None:
+        if not is_routed(self.hostname):
             raise ConfigError(
                 f"{self.hostname} would be resolved by the system, not the harness DNS; "
                 "enter harness.resolver.use_harness_dns(...) before creating clients"

@@ -7,7 +7,7 @@ resolv.conf's ``options timeout:N attempts:N``, shared with the sandbox.
 
 from harness.resolver.cache import DnsCache
 from harness.resolver.glibc import Resolution
-from harness.resolver.hook import HarnessResolver, use_harness_dns
+from harness.resolver.hook import HarnessResolver, is_routed, use_harness_dns
 from harness.resolver.options import ResolverOptions
 
-__all__ = ["DnsCache", "HarnessResolver", "Resolution", "ResolverOptions", "use_harness_dns"]
+__all__ = ["DnsCache", "HarnessResolver", "is_routed", "Resolution", "ResolverOptions", "use_harness_dns"]

@@ -127,6 +127,11 @@ def _route(host: Any, flags: int = 0) -> tuple[HarnessResolver, str] | None:
     return None
 
 
+def is_routed(host: str) -> bool:
+    """Whether an active ``use_harness_dns`` block resolves ``host`` (no lookup is made)."""
+    return _route(host) is not None
+
+
 def _patches(originals: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
     """The replacement functions; they hold their own originals, so a late call after the last
     block closed still reaches the system."""
