@@ -343,7 +343,7 @@ def test_chaos_stacks_faults_and_clears_them_one_by_one_or_all(server: DnsServer
 
 def test_a_fault_with_a_duration_clears_itself(server: DnsServer) -> None:
     with Chaos(SimpleNamespace(dns=server)) as chaos:
-        handle = chaos.inject("dns.refused", duration=0.2)
+        handle = chaos.inject("dns.refused", duration=1.0)
         assert query(server.address, DDB).header.rcode == RCODE.REFUSED
         handle.wait_cleared(5)
         assert not server.faults.active
