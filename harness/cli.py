@@ -1,9 +1,10 @@
 """``chaos-harness``: drills, CI gates, scenario tools, a manual harness and a sandbox.
 
 Exit codes (the same for every command, so CI can tell them apart):
-  0  every objective held (or the command succeeded)
-  1  a steady-state objective failed
+  0  PASS: every objective held (or the command succeeded)
+  1  FAIL: a steady-state objective failed, with evidence against the app
   2  harness or usage error (one line on stderr: bad scenario, busy port, missing tool)
+  3  INCONCLUSIVE: too little evidence to judge, or the harness itself ran over its lag budget
   130  interrupted (Ctrl-C / SIGTERM); every fault was cleared and every server stopped
 """
 
@@ -21,7 +22,8 @@ from typing import Any
 
 from harness.errors import HarnessError
 
-EXIT_OK, EXIT_SLO_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_SLO_FAILED, EXIT_ERROR, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_FOR_VERDICT = {"pass": EXIT_OK, "fail": EXIT_SLO_FAILED, "inconclusive": EXIT_INCONCLUSIVE, "error": EXIT_ERROR}
 DEFAULT_REPORT_DIR = ".chaos-reports"
 HARNESS_URL_VARIABLE = "CHAOS_HARNESS_URL"
 MOTO_URL_VARIABLE = "CHAOS_MOTO_URL"
@@ -101,21 +103,31 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
     from harness.drill import run_drill
     from harness.drill.progress import LineProgress, NullProgress
     from harness.report import write_reports
-    from harness.report.fmt import verdict
+    from harness.report.fmt import LABELS, verdict
     from harness.scenario import load_scenario
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, app_profile=args.app)
-    progress = LineProgress() if live else NullProgress()
-    with _drill_environment(args, scenario) as env:
-        result = run_drill(scenario, env, app_url=args.app_url, progress=progress)
-    paths = write_reports(result.to_dict(), args.report_dir)
+    earlier: list[str] = []  # the verdicts of the inconclusive runs before the one reported
+    for run in range(1, args.repeat + 1):
+        progress = LineProgress() if live else NullProgress()
+        with _drill_environment(args, scenario) as env:
+            result = run_drill(scenario, env, app_url=args.app_url, progress=progress)
+        if result.verdict != "inconclusive" or run == args.repeat:
+            break
+        earlier.append(result.reason)
+        print(f"INCONCLUSIVE (run {run} of at most {args.repeat}, running again): {result.reason}")
+    report = result.to_dict()
+    report["runs"] = {"count": len(earlier) + 1, "limit": args.repeat, "inconclusive_before": earlier}
+    paths = write_reports(report, args.report_dir)
     for r in result.slos:
-        print(f"{'PASS' if r.passed else 'FAIL'}  {r.spec.title}: {verdict(r.to_dict())}")
+        print(f"{LABELS[r.verdict]:<12} {r.spec.title}: {verdict(r.to_dict())}")
     print(f"reports: {paths['html']} {paths['junit']} {paths['json']}")
     if result.error:
         print(f"chaos-harness: error: {result.error}", file=sys.stderr)
         return EXIT_ERROR
-    return EXIT_OK if result.passed else EXIT_SLO_FAILED
+    runs = f" (run {len(earlier) + 1} of at most {args.repeat})" if args.repeat > 1 else ""
+    print(f"verdict: {LABELS[result.verdict]}{runs}: {result.reason}")
+    return EXIT_FOR_VERDICT[result.verdict]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -143,6 +155,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("harness is up; Ctrl-C stops it", flush=True)
         threading.Event().wait()  # until Ctrl-C
     return EXIT_OK
+
+
+def _positive_int(text: str) -> int:
+    """argparse type for counts such as ``--repeat``: a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _host_port(text: str, option: str) -> tuple[str, int]:
@@ -252,13 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, help="seed (overrides the file)")
         p.add_argument("--harness-url", metavar="URL",
                        help="drill the harness at this control URL ('up --control') instead of starting one")
+        p.add_argument("--repeat", type=_positive_int, default=1, metavar="N",
+                       help="run an INCONCLUSIVE drill again, up to N runs in all; the report says how many it took")
 
     def harness_url_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--harness-url", metavar="URL",
                        help=f"control URL of a running 'up --control' (default ${HARNESS_URL_VARIABLE})")
 
     drill_options(sub.add_parser("drill", help="run a scenario with a live display and write reports"))
-    drill_options(sub.add_parser("gate", help="run a scenario for CI: exit 0 pass, 1 SLO failed, 2 error"))
+    drill_options(sub.add_parser("gate", help="run a scenario for CI: exit 0 pass, 1 fail, 2 error, 3 inconclusive"))
     sub.add_parser("list", help="list built-in scenarios")
     p = sub.add_parser("validate", help="check a scenario file without running it")
     p.add_argument("scenario")

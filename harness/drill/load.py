@@ -14,6 +14,7 @@ session: one that cannot be read is a lost write.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import ipaddress
 import json
@@ -239,6 +240,7 @@ class LoadGenerator:
 
     def _work(self, items: list[Planned]) -> None:
         client = HttpClient(self.url, self.profile.request_timeout, self.clock)
+        free_at = 0.0  # when this worker finished its previous request (seconds since the start)
         try:
             for item in items:
                 delay = self.started_at + item.at - self.clock()
@@ -254,7 +256,10 @@ class LoadGenerator:
                 if late >= self.profile.request_timeout:
                     self._record(self._gave_up(item, late))
                     continue
-                self._record(self._do(client, item))
+                rec = self._do(client, item)
+                # Sent later than the worker was free and the plan asked: the harness's own lag.
+                self._record(dataclasses.replace(rec, send_lag=round(max(0.0, rec.t - max(item.at, free_at)), 6)))
+                free_at = self.clock() - self.started_at
         finally:
             client.close()
 

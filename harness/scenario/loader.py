@@ -313,7 +313,7 @@ class _Reader:
 
     # -- load ---------------------------------------------------------------------------------
     def load(self, node: Node) -> LoadProfile:
-        f = node.mapping(("rps", "duration", "users", "workers", "mix", "request_timeout"))
+        f = node.mapping(("rps", "duration", "users", "workers", "mix", "request_timeout", "lag_budget"))
         if "duration" not in f:
             raise node.error("missing required field 'duration'")
         mix = LoadProfile().mix
@@ -329,6 +329,7 @@ class _Reader:
             workers=_opt(f, "workers", lambda n: n.integer(1, MAX_WORKERS), LoadProfile.workers),
             mix=mix,
             request_timeout=_opt(f, "request_timeout", lambda n: n.duration(positive=True), LoadProfile.request_timeout),
+            lag_budget=_opt(f, "lag_budget", lambda n: n.duration(positive=True), LoadProfile.lag_budget),
         )
 
     # -- steady state -------------------------------------------------------------------------

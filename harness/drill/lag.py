@@ -1,0 +1,133 @@
+"""How late the harness itself ran during a drill, so its own slowness is never blamed on the app.
+
+On a busy CI runner the harness (load generator, DNS, proxies, an in-process app) can be starved of
+CPU. A request sent 800 ms late, or answered late because the harness's event loop was stalled,
+says nothing about the app's retry logic. ``LagMonitor`` samples the harness's responsiveness every
+``interval``: how much later than asked a sleeping thread wakes (CPU and GIL starvation of the whole
+process) and, when given the harness loop, how long a callback waits to run on it (DNS and proxy
+stalls). A *stall* is a stretch of samples whose lag exceeds the budget; requests that overlap a
+stall, or whose send was late by more than the budget, are *disturbed* and judged by nobody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.drill.records import RequestRecord
+
+
+@dataclass(frozen=True)
+class LagReport:
+    """The harness's own lag over one drill (wall seconds since the load started)."""
+
+    budget: float
+    samples: int
+    max_lag: float
+    p99_lag: float
+    stalls: tuple[tuple[float, float], ...]  # (start, end) where lag exceeded the budget
+    disturbed: frozenset[int] = field(default_factory=frozenset)  # request seqs the harness disturbed
+    late_sends: int = 0
+
+    def is_disturbed(self, rec: RequestRecord) -> bool:
+        return rec.seq in self.disturbed
+
+    def to_dict(self, total_requests: int) -> dict[str, Any]:
+        return {
+            "budget": self.budget,
+            "samples": self.samples,
+            "max_lag": round(self.max_lag, 6),
+            "p99_lag": round(self.p99_lag, 6),
+            "stalls": [[round(s, 3), round(e, 3)] for s, e in self.stalls],
+            "disturbed_requests": len(self.disturbed),
+            "late_sends": self.late_sends,
+            "disturbed_share": (len(self.disturbed) / total_requests) if total_requests else 0.0,
+        }
+
+
+class LagMonitor:
+    """Samples harness lag in a thread of its own until ``stop()``.
+
+    ``loop`` (optional) is the harness's asyncio loop: each sample also measures how long a
+    callback waited to run on it. Times are ``clock()`` seconds relative to ``t0``.
+    """
+
+    def __init__(self, budget: float, *, interval: float = 0.02, clock: Callable[[], float] = time.monotonic,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.budget = budget
+        self.interval = interval
+        self.clock = clock
+        self.loop = loop
+        self._samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = 0.0
+
+    def start(self, t0: float) -> "LagMonitor":
+        self._t0 = t0
+        self._thread = threading.Thread(target=self._run, name="drill-lag-monitor")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            asked = self.clock()
+            if self._stop.wait(self.interval):
+                return
+            woke = self.clock()
+            lag = max(0.0, woke - asked - self.interval, self._loop_delay())
+            self._samples.append((asked - self._t0, lag))
+
+    def _loop_delay(self) -> float:
+        """How long a callback queued now waits before the harness loop runs it (0 without a loop)."""
+        if self.loop is None or self.loop.is_closed():
+            return 0.0
+        ran = threading.Event()
+        queued = self.clock()
+        try:
+            self.loop.call_soon_threadsafe(ran.set)
+        except RuntimeError:  # the loop closed meanwhile
+            return 0.0
+        # Bounded: a loop stalled longer than this is already far over any sensible budget.
+        ran.wait(max(1.0, 4 * self.budget))
+        return self.clock() - queued
+
+    def report(self, records: Sequence[RequestRecord]) -> LagReport:
+        """Summarise the samples and mark the requests the harness disturbed."""
+        lags = sorted(lag for _, lag in self._samples)
+        stalls = _stalls(self._samples, self.budget, self.interval)
+        disturbed = set()
+        late = 0
+        for rec in records:
+            if rec.send_lag > self.budget:
+                late += 1
+                disturbed.add(rec.seq)
+            elif any(start < rec.done and rec.t < end for start, end in stalls):
+                disturbed.add(rec.seq)
+        p99 = lags[max(0, int(0.99 * len(lags)) - 1)] if lags else 0.0
+        return LagReport(self.budget, len(lags), lags[-1] if lags else 0.0, p99, tuple(stalls),
+                         frozenset(disturbed), late)
+
+
+def _stalls(samples: Sequence[tuple[float, float]], budget: float, interval: float) -> list[tuple[float, float]]:
+    """Merge samples over budget into (start, end) spans; a sample covers the time it waited."""
+    spans: list[list[float]] = []
+    for asked, lag in samples:
+        if lag <= budget:
+            continue
+        start, end = asked, asked + interval + lag
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    return [(s, e) for s, e in spans]
