@@ -119,3 +119,20 @@ def test_the_monitor_sees_a_stalled_harness_loop_and_marks_what_overlapped_it() 
     report = monitor.report([rec(1, stalled_at, latency=0.05), rec(2, stalled_at + 5, latency=0.05)])
     assert report.max_lag > 0.1 and report.stalls
     assert report.disturbed == frozenset({1})
+
+
+def test_a_slow_failover_during_a_harness_stall_is_not_blamed_on_the_app() -> None:
+    """The app looked down from 2 s until after the fault ended, but the harness stalled meanwhile."""
+    from harness.drill.records import FaultWindow
+
+    sc = parse_scenario(SCENARIO.replace("  - lost_writes: 0", "  - time_to_failover: {max: 1s}"), "v.yaml")
+    records = steady(failing=range(40, 130))  # 2.0 s - 6.5 s
+    windows = [FaultWindow("dns.empty_answer", 2.0, 6.0)]
+    quiet = LagReport(0.15, 500, 0.01, 0.01, ())
+    (failover,) = [r for r in slo.evaluate(sc.steady_state, records, windows, WriteAudit(), 10.0, quiet)
+                   if r.spec.kind == "time_to_failover"]
+    assert failover.verdict == slo.FAIL  # with a quiet harness this is the app's doing
+    stalled = LagReport(0.15, 500, 0.4, 0.02, ((3.0, 3.4),))
+    (failover,) = [r for r in slo.evaluate(sc.steady_state, records, windows, WriteAudit(), 10.0, stalled)
+                   if r.spec.kind == "time_to_failover"]
+    assert failover.verdict == slo.INCONCLUSIVE and "a stall of the harness overlapped it" in failover.detail

@@ -20,6 +20,10 @@ from typing import Any
 
 from harness.drill.records import RequestRecord
 
+# A verdict that rests on fewer than 90% of the drill's requests is no fair test: when the harness
+# disturbed more than this share, timing objectives are not failed and a pass becomes INCONCLUSIVE.
+MAX_DISTURBED_SHARE = 0.10
+
 
 @dataclass(frozen=True)
 class LagReport:
@@ -35,6 +39,13 @@ class LagReport:
 
     def is_disturbed(self, rec: RequestRecord) -> bool:
         return rec.seq in self.disturbed
+
+    def stalled_during(self, start: float, end: float) -> bool:
+        return any(s < end and start < e for s, e in self.stalls)
+
+    def over_budget(self, total_requests: int) -> bool:
+        """More than ``MAX_DISTURBED_SHARE`` of the load was disturbed: no fair test of timing."""
+        return bool(total_requests) and len(self.disturbed) / total_requests > MAX_DISTURBED_SHARE
 
     def to_dict(self, total_requests: int) -> dict[str, Any]:
         return {

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from harness.chaos import ActiveFault, Chaos
 from harness.drill import slo
-from harness.drill.lag import LagMonitor, LagReport
+from harness.drill.lag import MAX_DISTURBED_SHARE, LagMonitor, LagReport
 from harness.drill.load import LoadGenerator
 from harness.drill.progress import NullProgress, Progress, Snapshot
 from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
@@ -37,9 +37,6 @@ from harness.scenario.actions import ACTIONS
 from harness.scenario.model import Scenario, Step
 
 REPLICATION_CATCH_UP = 15.0  # wall seconds to wait for replication before reading writes back
-# A drill whose passing verdict rests on fewer than 90% of its requests is no fair test: when the
-# harness disturbed more than this share (see ``harness.drill.lag``), PASS becomes INCONCLUSIVE.
-MAX_DISTURBED_SHARE = 0.10
 ERROR = "error"
 
 

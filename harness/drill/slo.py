@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.drill.lag import LagReport
@@ -46,6 +46,7 @@ class SLOResult:
     measured: float | None
     detail: str
     interval: tuple[float, float] | None = None  # 95% confidence interval of ``measured``
+    span: tuple[float, float] | None = None  # for timing objectives: when the deciding part happened
 
     @property
     def passed(self) -> bool:
@@ -201,11 +202,33 @@ def evaluate(
     load_end: float,
     lag: LagReport | None = None,
 ) -> list[SLOResult]:
-    """Judge every objective on the requests the harness did not disturb (all of them without ``lag``)."""
+    """Judge every objective on the requests the harness did not disturb (all of them without ``lag``).
+
+    A timing objective (p99, failover, recovery) is only failed when the harness kept to its lag
+    budget while it was decided: a FAIL of one whose span overlapped a stall of the harness, or any
+    timing FAIL when the harness disturbed too much of the load, is INCONCLUSIVE instead.
+    """
+    total = sum(r.op != "verify" for r in records)
     if lag is not None:
         records = [r for r in records if not lag.is_disturbed(r)]
     found = impacts(records, windows, load_end)
-    return [_evaluate_one(spec, records, found, audit, load_end) for spec in specs]
+    results = [_evaluate_one(spec, records, found, audit, load_end) for spec in specs]
+    return results if lag is None else [_excuse_harness_lag(r, lag, total, load_end) for r in results]
+
+
+TIMING = ("p99_latency", "time_to_failover", "time_to_recover")
+
+
+def _excuse_harness_lag(result: SLOResult, lag: LagReport, total: int, load_end: float) -> SLOResult:
+    if result.verdict != FAIL or result.spec.kind not in TIMING:
+        return result
+    span = result.span or (0.0, load_end)
+    stalled = result.spec.kind != "p99_latency" and lag.stalled_during(*span)
+    if not (stalled or lag.over_budget(total)):
+        return result
+    why = "a stall of the harness overlapped it" if stalled else "the harness disturbed too much of the load"
+    return replace(result, verdict=INCONCLUSIVE, detail=f"{result.detail}; not judged: {why} (lag budget "
+                                                          f"{lag.budget * 1000:.0f}ms, max lag {lag.max_lag * 1000:.0f}ms)")
 
 
 def _evaluate_one(spec: SLOSpec, records: Sequence[RequestRecord], found: list[Impact], audit: WriteAudit,
@@ -262,10 +285,17 @@ def _worst(spec: SLOSpec, values: list[tuple[Impact, float | None]], noun: str, 
         return SLOResult(spec, PASS, 0.0, f"no {noun} to measure; counted as 0s")
     for impact, value in values:
         if value is None:
-            return SLOResult(spec, FAIL, None, never.format(start=impact.start, end=impact.end))
+            return SLOResult(spec, FAIL, None, never.format(start=impact.start, end=impact.end), span=_span(impact, spec))
     impact, worst = max(values, key=lambda v: v[1])
     detail = f"worst {worst:.2f}s for the {noun} {impact.start:.1f}s-{impact.end:.1f}s; {len(values)} measured"
-    return SLOResult(spec, _at_most(worst, spec), worst, detail)
+    return SLOResult(spec, _at_most(worst, spec), worst, detail, span=_span(impact, spec))
+
+
+def _span(impact: Impact, spec: SLOSpec) -> tuple[float, float]:
+    """When a failover (the fault window) or a recovery (the time after it) was decided."""
+    if spec.kind == "time_to_failover":
+        return impact.start, impact.end
+    return impact.end, impact.end + spec.threshold + STABLE
 
 
 def series(records: Sequence[RequestRecord], load_end: float, bucket: float) -> list[dict[str, Any]]:
