@@ -17,9 +17,8 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from harness.chaostoolkit import actions, probes
-from harness.control import RemoteHarness
 from harness.resolver import use_harness_dns
-from test_control_api import CLI, EAST, Process
+from test_control_api import CLI, EAST, Process, remote  # noqa: F401  (remote: a reset RemoteHarness on this module's 'up')
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = ROOT / "examples" / "chaostoolkit" / "experiment.json"
@@ -36,14 +35,6 @@ def up():
         yield url
     finally:
         assert proc.stop() == 130, proc.lines
-
-
-@pytest.fixture
-def remote(up):
-    harness = RemoteHarness(up)
-    harness.reset()
-    yield harness
-    harness.chaos.clear_all()
 
 
 def test_example_experiment_completes_and_its_rollback_clears_the_fault(up, remote, tmp_path):
