@@ -17,6 +17,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from harness.chaostoolkit import actions, probes
+from harness.errors import HarnessError
 from harness.resolver import use_harness_dns
 from test_control_api import CLI, EAST, Process, remote  # noqa: F401  (remote: a reset RemoteHarness on this module's 'up')
 
@@ -89,6 +90,11 @@ def test_harness_url_from_the_environment_and_errors_as_activity_failures(up, re
     monkeypatch.delenv("CHAOS_HARNESS_URL")
     with pytest.raises(ActivityFailed, match="no harness to talk to: set configuration 'harness_url'"):
         probes.active_faults(configuration={})
+
+
+def test_resolve_needs_a_name(remote):
+    with pytest.raises(HarnessError, match=r"GET /v1/dns/resolve needs \?name=<domain name>"):
+        remote.client.request("GET", "/dns/resolve")
 
 
 def test_dropped_queries_resolve_as_timeout_and_are_counted(up, remote):

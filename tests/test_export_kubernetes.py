@@ -30,7 +30,7 @@ from test_control_api import BIN, Process
 
 DATA = json.loads((Path(__file__).parent / "data" / "chaos_mesh_workflow_fields.json").read_text())
 SCHEMA: dict[str, dict[str, Any]] = DATA["schema"]
-KUBERNETES_VERSION = "1.33.0"
+KUBERNETES_VERSION = "1.35.0"
 DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
 EAST, WEST = "dynamodb.us-east-1.amazonaws.com", "dynamodb.us-west-2.amazonaws.com"

@@ -18,7 +18,10 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from chaoslib.exceptions import ActivityFailed
+try:
+    from chaoslib.exceptions import ActivityFailed
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("harness.chaostoolkit needs Chaos Toolkit: pip install 'chaos-harness[chaostoolkit]'") from exc
 
 from harness.control.client import RemoteHarness
 from harness.errors import HarnessError
