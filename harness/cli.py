@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.export import command as export_command
 
 EXIT_OK, EXIT_SLO_FAILED, EXIT_ERROR, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_FOR_VERDICT = {"pass": EXIT_OK, "fail": EXIT_SLO_FAILED, "inconclusive": EXIT_INCONCLUSIVE, "error": EXIT_ERROR}
@@ -312,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a command in a sandbox whose DNS is the harness")
     p.add_argument("--scenario", default="us-east-1-2025-10-20", help="shapes the harness (setup)")
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
+    export_command.add_parser(sub)
     return parser
 
 
@@ -325,6 +327,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inject": cmd_inject,
     "clear": cmd_clear,
     "status": cmd_status,
+    "export": lambda a: export_command.run(a),
 }
 
 

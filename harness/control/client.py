@@ -218,6 +218,18 @@ class RemoteHarness:
     def dns_log(self, name: str | None = None, qtype: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         return self.client.request("GET", "/dns/log", query={"name": name, "qtype": qtype, "limit": limit})
 
+    def dns_counts(self, name: str | None = None, qtype: str | None = None) -> dict[str, Any]:
+        """``{"total": exact count, "window": retained entries, "rcodes": {rcode: n}}`` (dropped: ``DROPPED``)."""
+        return self.client.request("GET", "/dns/counts", query={"name": name, "qtype": qtype})
+
+    def resolve(self, name: str, qtype: str = "A") -> dict[str, Any]:
+        """What a client asking the harness DNS gets now: ``{"rcode": ..., "answers": [...]}``."""
+        return self.client.request("GET", "/dns/resolve", query={"name": name, "qtype": qtype})
+
+    def replication_state(self) -> dict[str, Any]:
+        """``lag`` (configured), ``paused``, ``pending`` writes, ``backlog_age`` (s), ``applied``, ``failed``."""
+        return self.client.request("GET", "/replication")
+
     def close(self) -> None:
         """Nothing is held between requests; present so callers treat it like ``Harness``."""
 

@@ -16,11 +16,13 @@ import json
 import re
 import socketserver
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness.chaos import ActiveFault, FaultRecord
+from harness.dns.client import resolve
 from harness.errors import (
     ComponentMissingError,
     ConfigError,
@@ -79,6 +81,9 @@ class ControlApi:
                 ("DELETE", r"/faults/(\d+)", self.clear),
                 ("POST", "/reset", self.reset),
                 ("GET", "/dns/log", self.dns_log),
+                ("GET", "/dns/counts", self.dns_counts),
+                ("GET", "/dns/resolve", self.dns_resolve),
+                ("GET", "/replication", self.replication),
                 ("POST", "/replication/pause", self.pause),
                 ("POST", "/replication/resume", self.resume),
                 ("POST", "/replication/wait", self.wait),
@@ -174,6 +179,27 @@ class ControlApi:
              "faults": list(e.faults), "dropped": e.dropped, "delay": e.delay}
             for e in entries[-limit:]
         ]
+
+    def dns_counts(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """Exact query totals (the log counts every query), answers by rcode over the retained window."""
+        log = self._component("dns", "the DNS server").log
+        name, qtype = query.get("name") or None, (query.get("qtype") or "").upper() or None
+        entries = [e for e in log.entries(name) if qtype is None or e.qtype == qtype]
+        return 200, {"total": log.count(name, qtype), "window": len(entries),
+                     "rcodes": dict(Counter("DROPPED" if e.dropped else e.rcode for e in entries))}
+
+    def dns_resolve(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """Ask the harness's own DNS server over UDP, as any client would (faults apply; it is logged)."""
+        self._component("dns", "the DNS server")
+        name, qtype = query.get("name"), (query.get("qtype") or "A").upper()
+        if not name:
+            raise ApiError(400, "GET /v1/dns/resolve needs ?name=<domain name>")
+        return 200, {"name": name, "qtype": qtype, **resolve(self.harness.dns_client_address, name, qtype)}
+
+    def replication(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        r = self._replication()
+        return 200, {"lag": r.lag, "paused": r.paused, "pending": r.pending, "backlog_age": r.backlog_age,
+                     "applied": r.applied, "failed": r.failed}
 
     def pause(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
         self._replication().pause()
