@@ -136,3 +136,18 @@ def test_a_slow_failover_during_a_harness_stall_is_not_blamed_on_the_app() -> No
     (failover,) = [r for r in slo.evaluate(sc.steady_state, records, windows, WriteAudit(), 10.0, stalled)
                    if r.spec.kind == "time_to_failover"]
     assert failover.verdict == slo.INCONCLUSIVE and "a stall of the harness overlapped it" in failover.detail
+
+
+def test_on_a_starved_machine_only_answers_count_against_the_app() -> None:
+    """Timeouts while the harness got too little CPU prove nothing; 503s from the app still do."""
+    def failing(error: str, status: int) -> list[RequestRecord]:
+        return [RequestRecord(seq=i, t=i / 20, op="validate", user="u", status=200 if i % 4 else status,
+                              latency=0.01 if i % 4 else 2.0, ok=bool(i % 4), error=None if i % 4 else error)
+                for i in range(200)]
+
+    starved = LagReport(0.15, 500, 0.1, 0.05, (), cpu_share=0.1)
+    assert starved.starved and starved.over_budget(200)
+    timeouts = judge(failing("TimeoutError: timed out", 0), starved)["success_rate"]
+    assert timeouts.verdict == slo.PASS  # the drill as a whole is still INCONCLUSIVE (over budget)
+    errors = judge(failing("HTTP 503 unavailable", 503), starved)["success_rate"]
+    assert errors.verdict == slo.FAIL and errors.measured == 0.75

@@ -5,8 +5,13 @@ CPU. A request sent 800 ms late, or answered late because the harness's event lo
 says nothing about the app's retry logic. ``LagMonitor`` samples the harness's responsiveness every
 ``interval``: how much later than asked a sleeping thread wakes (CPU and GIL starvation of the whole
 process) and, when given the harness loop, how long a callback waits to run on it (DNS and proxy
-stalls). A *stall* is a stretch of samples whose lag exceeds the budget; requests that overlap a
-stall, or whose send was late by more than the budget, are *disturbed* and judged by nobody.
+stalls); and the share of the CPU a small fixed piece of work gets while it runs (a machine so busy
+that the harness gets a fraction of a core slows everything evenly, without any single stall).
+
+A *stall* is a stretch of samples whose lag exceeds the budget. A request is *disturbed*, and
+judged by nobody, when it went out more than the budget later than it could have, or when it was
+sent during a stall or within one budget before it. The choice is by send time only, never by how
+the request ended, so leaving disturbed requests out cannot favour passing or failing.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from harness.drill.records import RequestRecord
 # A verdict that rests on fewer than 90% of the drill's requests is no fair test: when the harness
 # disturbed more than this share, timing objectives are not failed and a pass becomes INCONCLUSIVE.
 MAX_DISTURBED_SHARE = 0.10
+# Below this median share of the CPU for its own work the harness is starved: everything it does,
+# and the in-process app, runs several times slower than asked, and timing says nothing.
+MIN_CPU_SHARE = 0.25
+_PROBE_WORK = range(3000)  # about 0.1 ms of pure Python on an idle core
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,11 @@ class LagReport:
     stalls: tuple[tuple[float, float], ...]  # (start, end) where lag exceeded the budget
     disturbed: frozenset[int] = field(default_factory=frozenset)  # request seqs the harness disturbed
     late_sends: int = 0
+    cpu_share: float = 1.0  # median share of the CPU the harness got for its probe work
+
+    @property
+    def starved(self) -> bool:
+        return self.cpu_share < MIN_CPU_SHARE
 
     def is_disturbed(self, rec: RequestRecord) -> bool:
         return rec.seq in self.disturbed
@@ -44,8 +58,17 @@ class LagReport:
         return any(s < end and start < e for s, e in self.stalls)
 
     def over_budget(self, total_requests: int) -> bool:
-        """More than ``MAX_DISTURBED_SHARE`` of the load was disturbed: no fair test of timing."""
-        return bool(total_requests) and len(self.disturbed) / total_requests > MAX_DISTURBED_SHARE
+        """No fair test of timing: the harness was starved of CPU, or it disturbed more than
+        ``MAX_DISTURBED_SHARE`` of the load."""
+        return self.starved or (bool(total_requests) and len(self.disturbed) / total_requests > MAX_DISTURBED_SHARE)
+
+    def why_over_budget(self, total_requests: int) -> str:
+        share = len(self.disturbed) / total_requests if total_requests else 0.0
+        if self.starved:
+            return (f"the harness got {self.cpu_share:.0%} of the CPU it asked for (at least {MIN_CPU_SHARE:.0%} "
+                    f"needed); it disturbed {share:.0%} of the requests")
+        return (f"it disturbed {share:.0%} of the requests (max lag {self.max_lag * 1000:.0f}ms, "
+                f"budget {self.budget * 1000:.0f}ms)")
 
     def to_dict(self, total_requests: int) -> dict[str, Any]:
         return {
@@ -57,6 +80,8 @@ class LagReport:
             "disturbed_requests": len(self.disturbed),
             "late_sends": self.late_sends,
             "disturbed_share": (len(self.disturbed) / total_requests) if total_requests else 0.0,
+            "cpu_share": round(self.cpu_share, 3),
+            "over_budget": self.over_budget(total_requests),
         }
 
 
@@ -74,6 +99,7 @@ class LagMonitor:
         self.clock = clock
         self.loop = loop
         self._samples: list[tuple[float, float]] = []
+        self._shares: list[float] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
@@ -98,6 +124,7 @@ class LagMonitor:
             woke = self.clock()
             lag = max(0.0, woke - asked - self.interval, self._loop_delay())
             self._samples.append((asked - self._t0, lag))
+            self._shares.append(_cpu_share())
 
     def _loop_delay(self) -> float:
         """How long a callback queued now waits before the harness loop runs it (0 without a loop)."""
@@ -123,11 +150,20 @@ class LagMonitor:
             if rec.send_lag > self.budget:
                 late += 1
                 disturbed.add(rec.seq)
-            elif any(start < rec.done and rec.t < end for start, end in stalls):
+            elif any(start - self.budget <= rec.t < end for start, end in stalls):
                 disturbed.add(rec.seq)
         p99 = lags[max(0, int(0.99 * len(lags)) - 1)] if lags else 0.0
+        shares = sorted(self._shares)
         return LagReport(self.budget, len(lags), lags[-1] if lags else 0.0, p99, tuple(stalls),
-                         frozenset(disturbed), late)
+                         frozenset(disturbed), late, shares[len(shares) // 2] if shares else 1.0)
+
+
+def _cpu_share() -> float:
+    """Share of the wall time a fixed piece of work ran on a CPU (1.0 on an idle machine)."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    sum(_PROBE_WORK)
+    wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+    return min(1.0, cpu / wall) if wall > 0 else 1.0
 
 
 def _stalls(samples: Sequence[tuple[float, float]], budget: float, interval: float) -> list[tuple[float, float]]:

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from harness.chaos import ActiveFault, Chaos
 from harness.drill import slo
-from harness.drill.lag import MAX_DISTURBED_SHARE, LagMonitor, LagReport
+from harness.drill.lag import LagMonitor, LagReport
 from harness.drill.load import LoadGenerator
 from harness.drill.progress import NullProgress, Progress, Snapshot
 from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
@@ -79,11 +79,6 @@ class DrillResult:
     lag: LagReport | None = None
 
     @property
-    def disturbed_share(self) -> float:
-        load = sum(r.op != "verify" for r in self.records)
-        return len(self.lag.disturbed) / load if self.lag is not None and load else 0.0
-
-    @property
     def verdict(self) -> str:
         """``pass``, ``fail``, ``inconclusive`` or ``error`` (see ``reason``)."""
         if self.error is not None or self.interrupted:
@@ -91,7 +86,7 @@ class DrillResult:
         verdicts = {r.verdict for r in self.slos}
         if slo.FAIL in verdicts:
             return slo.FAIL
-        if slo.INCONCLUSIVE in verdicts or not self.slos or self.disturbed_share > MAX_DISTURBED_SHARE:
+        if slo.INCONCLUSIVE in verdicts or not self.slos or self._lag_over_budget:
             return slo.INCONCLUSIVE
         return slo.PASS
 
@@ -108,10 +103,17 @@ class DrillResult:
             return "; ".join(f"{r.spec.title}: {r.detail}" for r in picked)
         if not self.slos:
             return "the scenario has no objectives"
-        lag = self.lag
-        assert lag is not None
-        return (f"harness lag over budget: it disturbed {self.disturbed_share:.0%} of the requests "
-                f"(max lag {lag.max_lag * 1000:.0f}ms, budget {lag.budget * 1000:.0f}ms); run it again on a quieter machine")
+        assert self.lag is not None
+        return (f"harness lag over budget: {self.lag.why_over_budget(self._load_count)}; "
+                f"run it again on a quieter machine")
+
+    @property
+    def _load_count(self) -> int:
+        return sum(r.op != "verify" for r in self.records)
+
+    @property
+    def _lag_over_budget(self) -> bool:
+        return self.lag is not None and self.lag.over_budget(self._load_count)
 
     @property
     def passed(self) -> bool:
