@@ -5,18 +5,8 @@ from __future__ import annotations
 import threading
 import types
 
+from clocks import ManualClock
 from harness.chaos import Chaos
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def dns_only_env() -> types.SimpleNamespace:
