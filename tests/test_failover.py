@@ -302,6 +302,26 @@ def test_failed_probe_keeps_traffic_on_the_secondary(fresh, launch):
     assert app.service.router.breakers()["us-east-1"].state == OPEN
 
 
+def test_after_failing_back_a_session_written_in_us_west_2_is_read_there_until_it_replicates(fresh, launch):
+    """Fail-back while replication lags: us-east-1 has not heard of the session the user got in
+    us-west-2; the app looks there instead of telling the user the session does not exist."""
+    clock = ManualClock()
+    app, client = launch(AppConfig.resilient(fresh.endpoints, **FAST), breaker_clock=clock)
+    seed_user(fresh, client)
+    fresh.take_down("us-east-1")
+    written = login(client)
+    assert written.status == 201 and written.region == "us-west-2"
+    fresh.bring_back("us-east-1")
+    clock.advance(5.0)  # the breaker half-opens; nothing has replicated to us-east-1 yet
+    path = f"/sessions/{written.body['session']['session_id']}"
+    lagging = client.request("GET", path)
+    assert lagging.status == 200 and lagging.region == "us-west-2" and lagging.body["replication_lag"] is True
+    assert lagging.body["source"] == "dynamodb"
+    assert app.service.router.breakers()["us-east-1"].state == CLOSED  # us-east-1 answered: it is back
+    assert client.request("DELETE", path).status == 200
+    assert client.request("GET", path).status == 404  # the tombstone is read wherever it is
+
+
 def test_login_retried_after_failover_returns_the_same_session(fresh, launch):
     """The first attempt landed in us-east-1, the client retried after the region vanished; the
     retry lands in us-west-2 before replication and still yields the same session id."""
