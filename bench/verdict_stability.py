@@ -50,7 +50,12 @@ def run_gate(name: str, app: str, report_dir: Path) -> dict:
     if verdict == "error" or not report_path.exists():
         return {"verdict": "error", "wall": wall, "detail": (done.stderr or done.stdout).strip()[-300:]}
     report = json.loads(report_path.read_text())
-    return {"verdict": verdict, "wall": wall, "slos": report["slos"], "lost": len(report["audit"]["lost"]),
+    lost = report["audit"]["lost"]
+    for session in lost:  # a lost acknowledged write is never noise: show its whole history
+        history = [f"{r['t']:.2f}s {r['op']} {r['status']} {r['region']} {r.get('error') or ''}".strip()
+                   for r in report["log"] if r.get("session") == session]
+        print(f"    LOST {session}: " + " | ".join(history), flush=True)
+    return {"verdict": verdict, "wall": wall, "slos": report["slos"], "lost": len(lost),
             "reason": report.get("reason", ""), "lag": report.get("harness_lag") or {}}
 
 

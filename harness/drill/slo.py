@@ -207,13 +207,13 @@ def evaluate(
     A timing objective (p99, failover, recovery) is only failed when the harness kept to its lag
     budget while it was decided: a FAIL of one whose span overlapped a stall of the harness, or any
     timing FAIL when the harness was over budget for the drill (``LagReport.over_budget``), is
-    INCONCLUSIVE instead. Over budget, requests that timed out are no evidence either: a success
-    rate then fails only on answers the app gave (errors), never on its silence.
+    INCONCLUSIVE instead. When the harness was starved of CPU, requests that timed out are no
+    evidence either: a success rate then fails only on answers the app gave (errors), never on its
+    silence. (Without starvation a timeout is the app's: a hung retry loop looks exactly like that.)
     """
     total = sum(r.op != "verify" for r in records)
     if lag is not None:
-        over = lag.over_budget(total)
-        records = [r for r in records if not lag.is_disturbed(r) and not (over and r.timed_out)]
+        records = [r for r in records if not lag.is_disturbed(r) and not (lag.starved and r.timed_out)]
     found = impacts(records, windows, load_end)
     results = [_evaluate_one(spec, records, found, audit, load_end) for spec in specs]
     return results if lag is None else [_excuse_harness_lag(r, lag, total, load_end) for r in results]
