@@ -145,7 +145,7 @@ def test_on_a_starved_machine_only_answers_count_against_the_app() -> None:
                               latency=0.01 if i % 4 else 2.0, ok=bool(i % 4), error=None if i % 4 else error)
                 for i in range(200)]
 
-    starved = LagReport(0.15, 500, 0.1, 0.05, (), cpu_share=0.1)
+    starved = LagReport(0.15, 500, 0.1, 0.05, (), pace=0.3)
     assert starved.starved and starved.over_budget(200)
     timeouts = judge(failing("TimeoutError: timed out", 0), starved)["success_rate"]
     assert timeouts.verdict == slo.PASS  # the drill as a whole is still INCONCLUSIVE (over budget)
