@@ -32,11 +32,6 @@ class RequestRecord:
     def done(self) -> float:
         return self.t + self.latency
 
-    @property
-    def timed_out(self) -> bool:
-        """No answer in time (or never sent in time): on a starved machine, no evidence either way."""
-        return self.status == 0 and bool(self.error) and ("timed out" in self.error or self.error.startswith("not sent"))
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

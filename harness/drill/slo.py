@@ -207,29 +207,34 @@ def evaluate(
     A timing objective (p99, failover, recovery) is only failed when the harness kept to its lag
     budget while it was decided: a FAIL of one whose span overlapped a stall of the harness, or any
     timing FAIL when the harness was over budget for the drill (``LagReport.over_budget``), is
-    INCONCLUSIVE instead. When the harness was starved of CPU, requests that timed out are no
-    evidence either: a success rate then fails only on answers the app gave (errors), never on its
-    silence. (Without starvation a timeout is the app's: a hung retry loop looks exactly like that.)
+    INCONCLUSIVE instead. On a starved machine (``LagReport.starved``) the app itself ran at a
+    fraction of its speed, so nothing but lost or duplicate writes is failed.
     """
     total = sum(r.op != "verify" for r in records)
     if lag is not None:
-        records = [r for r in records if not lag.is_disturbed(r) and not (lag.starved and r.timed_out)]
+        records = [r for r in records if not lag.is_disturbed(r)]
     found = impacts(records, windows, load_end)
     results = [_evaluate_one(spec, records, found, audit, load_end) for spec in specs]
     return results if lag is None else [_excuse_harness_lag(r, lag, total, load_end) for r in results]
 
 
 TIMING = ("p99_latency", "time_to_failover", "time_to_recover")
+WRITES = ("lost_writes", "duplicate_writes")
 
 
 def _excuse_harness_lag(result: SLOResult, lag: LagReport, total: int, load_end: float) -> SLOResult:
-    if result.verdict != FAIL or result.spec.kind not in TIMING:
+    if result.verdict != FAIL or result.spec.kind in WRITES:
         return result
-    span = result.span or (0.0, load_end)
-    stalled = result.spec.kind != "p99_latency" and lag.stalled_during(*span)
-    if not (stalled or lag.over_budget(total)):
+    if lag.starved:
+        why = f"the machine was too busy (the harness ran {lag.pace:.0%} of the time it asked to)"
+    elif result.spec.kind not in TIMING:
         return result
-    why = "a stall of the harness overlapped it" if stalled else "the harness disturbed too much of the load"
+    elif result.spec.kind != "p99_latency" and lag.stalled_during(*(result.span or (0.0, load_end))):
+        why = "a stall of the harness overlapped it"
+    elif lag.over_budget(total):
+        why = "the harness disturbed too much of the load"
+    else:
+        return result
     return replace(result, verdict=INCONCLUSIVE, detail=f"{result.detail}; not judged: {why} (lag budget "
                                                           f"{lag.budget * 1000:.0f}ms, max lag {lag.max_lag * 1000:.0f}ms)")
 
