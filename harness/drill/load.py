@@ -55,6 +55,7 @@ class Response:
     body: dict[str, Any]
     latency: float
     error: str | None = None
+    resent: bool = False  # sent twice: the first try may have been applied before its connection dropped
 
 
 # What a keep-alive connection the server already closed looks like on the next request.
@@ -82,6 +83,7 @@ class HttpClient:
         started = self.clock()
         payload = None if body is None else json.dumps(body).encode()
         all_headers = {"Content-Type": "application/json", **(headers or {})} if payload else dict(headers or {})
+        resent = False
         for attempt in (1, 2):
             reused = self._conn is not None
             try:
@@ -96,13 +98,14 @@ class HttpClient:
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 if attempt == 1 and reused and isinstance(exc, _STALE_CONNECTION):
+                    resent = True
                     continue
-                return Response(0, {}, self.clock() - started, f"{type(exc).__name__}: {exc}".strip(": "))
+                return Response(0, {}, self.clock() - started, f"{type(exc).__name__}: {exc}".strip(": "), resent)
         try:
             parsed = json.loads(raw) if raw else {}
         except ValueError:
             parsed = {}
-        return Response(reply.status, parsed if isinstance(parsed, dict) else {}, self.clock() - started)
+        return Response(reply.status, parsed if isinstance(parsed, dict) else {}, self.clock() - started, resent=resent)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -308,12 +311,15 @@ class LoadGenerator:
             return self._make(item, sent, op, user, reply, reply.status == 200, session, None)
         reply = client.send("DELETE", path)
         ok = reply.status in (200, 204)
+        # A logout sent again after its connection dropped may have been applied the first time:
+        # its 404 then says "already logged out" (by us), not "this session was never there".
+        ambiguous = reply.status == 0 or reply.status >= 500 or (reply.status == 404 and reply.resent)
         with self._ledger.lock:
             if ok:
                 self._ledger.sessions[session] = "deleted"
-            elif reply.status == 0 or reply.status >= 500:
+            elif ambiguous:
                 self._ledger.sessions[session] = "unknown"  # may or may not be deleted: not checked
-        if ok or reply.status == 0 or reply.status >= 500:
+        if ok or ambiguous:
             user.session = None
         return self._make(item, sent, op, user, reply, ok, session, None)
 
