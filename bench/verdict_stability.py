@@ -97,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
                     for i in range(args.runs):
                         runs.append(run_gate(name, app, Path(tmp) / f"{name}-{app}-{i}"))
                         last = runs[-1]
-                        print(f"  {name} {app} run {i + 1}: {last['verdict'].upper()} ({last['wall']:.0f}s)"
+                        lag = last.get("lag") or {}
+                        print(f"  {name} {app} run {i + 1}: {last['verdict'].upper()} ({last['wall']:.0f}s, "
+                              f"load {os.getloadavg()[0]:.1f}, pace {lag.get('pace', 1):.2f}, "
+                              f"disturbed {lag.get('disturbed_share', 0):.0%})"
                               + (f" - {last.get('reason') or last.get('detail')}" if last["verdict"] != "pass" else ""),
                               flush=True)
                     rows.append((name, app, runs))
