@@ -6,39 +6,21 @@ request here is refused or rejected before a fault would need one, which is what
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
 import socket
 import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from harness.chaos import Chaos
 from harness.control import ControlApi, ControlServer, RemoteHarness
 from harness.control import server as control_server
 from harness.control.token import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, default_token_path, find_token
 from harness.errors import FaultOptionError, HarnessError
 from harness.loopback import LoopbackPool
-
-
-class StubHarness:
-    """Just enough of ``Harness`` for ``/v1/state`` and fault validation."""
-
-    def __init__(self) -> None:
-        self.chaos = Chaos(SimpleNamespace(dns=None, proxies=None, dynamodb=None, health=None))
-        self.dns = None
-        self.topology = SimpleNamespace(zones={})
-
-    def describe(self) -> dict[str, str]:
-        return {"harness": "stub"}
-
-    def reset(self) -> None:
-        self.chaos.clear_all()
+from hostile import StubHarness, exchange, json_call
 
 
 @pytest.fixture(autouse=True)
@@ -56,30 +38,13 @@ def control() -> Iterator[ControlServer]:
 
 def request(server: ControlServer, method: str, path: str, body: bytes | None = None, *,
             headers: dict[str, str] | None = None, token: str | None = "server") -> tuple[int, dict | None]:
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    sent = {"Content-Type": "application/json"} if body is not None else {}
-    if token is not None:
-        sent["Authorization"] = f"Bearer {server.token if token == 'server' else token}"
-    try:
-        conn.request(method, path, body=body, headers={**sent, **(headers or {})})
-        response = conn.getresponse()
-        data = response.read()
-        return response.status, json.loads(data) if data else None
-    finally:
-        conn.close()
+    """``token``: "server" sends the server's own token, None none, anything else that text."""
+    sent = {} if token is None else {"Authorization": f"Bearer {server.token if token == 'server' else token}"}
+    return json_call(server.host, server.port, method, path, raw=body, headers={**sent, **(headers or {})})
 
 
 def raw_exchange(server: ControlServer, data: bytes) -> tuple[int, dict]:
-    with socket.create_connection((server.host, server.port), timeout=10) as sock:
-        try:
-            sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-    head, _, body = reply.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body)
+    return exchange(server.host, server.port, data)
 
 
 # -- token ----------------------------------------------------------------------------------------

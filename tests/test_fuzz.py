@@ -19,7 +19,6 @@ import logging
 import socket
 import struct
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -27,7 +26,6 @@ from dnslib import QTYPE, DNSHeader, DNSQuestion, DNSRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.chaos import Chaos
 from harness.control import ControlServer
 from harness.dns import DnsServer, Topology
 from harness.dns.precheck import BadQuery, check_query
@@ -36,6 +34,8 @@ from harness.scenario import Scenario, ScenarioError, parse_scenario
 from harness.toxiproxy.server import EmbeddedToxiproxy
 from harness.toxiproxy.toxics import create_toxic, toxic_types
 from harness.toxiproxy.upstreams import EchoServer
+from hostile import StubHarness, exchange, http_request
+from test_scenario_loader import VALID
 
 DDB = "dynamodb.us-east-1.amazonaws.com"
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
@@ -107,33 +107,7 @@ def test_the_precheck_only_ever_raises_bad_query(packet: bytes) -> None:
         assert str(exc) and "\n" not in str(exc)
 
 
-# -- HTTP helpers ---------------------------------------------------------------------------------
-def exchange(host: str, port: int, data: bytes) -> tuple[int, object]:
-    """Raw bytes in; the status and JSON body of the one response (which must arrive)."""
-    with socket.create_connection((host, port), timeout=10) as sock:
-        try:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        reply = b""
-        try:
-            while chunk := sock.recv(65536):
-                reply += chunk
-        except ConnectionResetError:
-            pass
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 "), f"no status line in reply to {data[:80]!r}: {reply[:120]!r}"
-    status = int(head.split()[1])
-    return status, json.loads(body) if body.strip() and b"application/json" in head else body
-
-
-def http_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()),
-             f"Content-Length: {len(body)}", "Connection: close"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
+# -- HTTP --------------------------------------------------------------------------------------------
 hostile_numbers = st.one_of(
     st.sampled_from([float("nan"), float("inf"), float("-inf"), 2**63 - 1, 2**63, 10**400, -1, 0.5, 1e300]),
     st.integers(-10, 10**6), st.integers(min_value=-(10**30), max_value=10**30),
@@ -231,23 +205,10 @@ def test_random_toxics_on_a_live_proxy_are_accepted_or_400_and_traffic_flows(tox
 
 
 # -- the control API ------------------------------------------------------------------------------
-class _StubHarness:
-    def __init__(self) -> None:
-        self.chaos = Chaos(SimpleNamespace(dns=None, proxies=None, dynamodb=None, health=None))
-        self.dns = None
-        self.topology = SimpleNamespace(zones={})
-
-    def describe(self) -> dict[str, str]:
-        return {"harness": "stub"}
-
-    def reset(self) -> None:
-        self.chaos.clear_all()
-
-
 @pytest.fixture(scope="module")
 def control(tmp_path_factory) -> Iterator[ControlServer]:
     path = tmp_path_factory.mktemp("token") / "control.token"
-    with ControlServer(_StubHarness(), LoopbackPool().take("fuzz-control"), 0, token_file=path) as server:
+    with ControlServer(StubHarness(), LoopbackPool().take("fuzz-control"), 0, token_file=path) as server:
         yield server
 
 
@@ -283,17 +244,6 @@ def test_random_control_requests_always_get_a_status_and_never_a_500(control, ca
 
 
 # -- scenario files -------------------------------------------------------------------------------
-VALID = """\
-title: fuzz
-load: {duration: 10s, rps: 5}
-steady_state:
-  - success_rate: {min: 90%}
-method:
-  - fault: dns.empty_answer
-    at: 1s
-    for: 2s
-    options: {qname: dynamodb.us-east-1.amazonaws.com}
-"""
 yaml_scalars = st.one_of(st.none(), st.booleans(), hostile_numbers, st.text(max_size=15),
                          st.sampled_from(["2s", "1e999", "99%", "23:48-02:25", "dns.servfail", "-1s", "9" * 500]))
 field = st.sampled_from(["title", "load", "duration", "rps", "users", "workers", "mix", "steady_state", "method",

@@ -8,8 +8,6 @@ listening, and the toxiproxy-python client (no browser user agent) keeps working
 from __future__ import annotations
 
 import errno
-import http.client
-import json
 import socket
 import threading
 import tracemalloc
@@ -21,6 +19,7 @@ import pytest
 from harness.toxiproxy.link import Side
 from harness.toxiproxy.server import EmbeddedToxiproxy, ToxiproxyApi
 from harness.toxiproxy.upstreams import EchoServer
+from hostile import exchange, json_call
 
 MAX_IDLE_PROXY = 64 << 10
 
@@ -37,32 +36,12 @@ def echo() -> Iterator[EchoServer]:
         yield server
 
 
-def call(server: EmbeddedToxiproxy, method: str, path: str, body: object = None, *,
-         raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, object]:
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    try:
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        sent = {"Content-Type": "application/json"} if data is not None else {}
-        conn.request(method, path, body=data, headers={**sent, **(headers or {})})
-        response = conn.getresponse()
-        payload = response.read()
-        return response.status, json.loads(payload) if payload else None
-    finally:
-        conn.close()
+def call(server: EmbeddedToxiproxy, method: str, path: str, body: object = None, **kw) -> tuple[int, object]:
+    return json_call(server.host, server.port, method, path, body, **kw)
 
 
 def raw_exchange(server: EmbeddedToxiproxy, request: bytes) -> tuple[int, dict]:
-    """Send bytes as they are; the status line and JSON body of the one response."""
-    with socket.create_connection((server.host, server.port), timeout=10) as sock:
-        try:
-            sock.sendall(request)
-        except (BrokenPipeError, ConnectionResetError):  # the server answered before reading it all
-            pass
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body)
+    return exchange(server.host, server.port, request)
 
 
 def refused(port: int) -> bool:
