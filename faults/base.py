@@ -20,7 +20,7 @@ import typing
 from collections.abc import Hashable, Mapping
 from typing import Any, ClassVar, Protocol
 
-from harness.errors import ComponentMissingError, FaultOptionError, UnknownFaultError
+from harness.errors import ComponentMissingError, FaultOptionError, UnknownFaultError, shown
 
 _REGISTRY: dict[str, type["Fault"]] = {}
 
@@ -189,6 +189,11 @@ class Fault:
             raise FaultOptionError(f"{cls.name}: {exc}".replace("__init__() ", "")) from None
 
 
+# Largest option value in size: Go's int64, what Toxiproxy attributes hold. NaN, the infinities
+# (``1e999`` in YAML or JSON) and anything bigger are refused here, once, for every fault.
+MAX_OPTION_NUMBER = 2**63 - 1
+
+
 def _coerce(value: Any, hint: Any, where: str) -> Any:
     """Coerce scenario/CLI values to the annotated type, or raise a one-line error."""
     origin = typing.get_origin(hint)
@@ -210,11 +215,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if isinstance(value, (str, int, float)):
             value = [value]
         if not isinstance(value, (list, tuple)):
-            raise FaultOptionError(f"{where} must be a list, got {value!r}")
+            raise FaultOptionError(f"{where} must be a list, got {shown(value)}")
         return tuple(_coerce(v, item, where) for v in value)
     if origin is typing.Literal:
         if value not in args:
-            raise FaultOptionError(f"{where} must be one of {', '.join(map(repr, args))}, got {value!r}")
+            raise FaultOptionError(f"{where} must be one of {', '.join(map(repr, args))}, got {shown(value)}")
         return value
     if hint is Any:
         return value
@@ -223,19 +228,21 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
             return value.lower() in ("true", "yes", "1")
-        raise FaultOptionError(f"{where} must be true or false, got {value!r}")
+        raise FaultOptionError(f"{where} must be true or false, got {shown(value)}")
     if hint in (int, float):
         if isinstance(value, bool):
-            raise FaultOptionError(f"{where} must be a number, got {value!r}")
+            raise FaultOptionError(f"{where} must be a number, got {shown(value)}")
         try:
             number = hint(value)
-        except (TypeError, ValueError):
-            raise FaultOptionError(f"{where} must be a number, got {value!r}") from None
+        except (TypeError, ValueError, OverflowError):  # int(1e999) overflows, int("1e3") is no number
+            raise FaultOptionError(f"{where} must be a number, got {shown(value)}") from None
+        if isinstance(number, float) and not math.isfinite(number) or abs(number) > MAX_OPTION_NUMBER:
+            raise FaultOptionError(f"{where} must be a finite number of at most {MAX_OPTION_NUMBER:.3g}, got {shown(value)}")
         if hint is int and isinstance(value, float) and not value.is_integer():
-            raise FaultOptionError(f"{where} must be a whole number, got {value!r}")
+            raise FaultOptionError(f"{where} must be a whole number, got {shown(value)}")
         return number
     if hint is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise FaultOptionError(f"{where} must be text, got {value!r}")
+            raise FaultOptionError(f"{where} must be text, got {shown(value)}")
         return str(value)
     return value

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from harness.control.token import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE
 from harness.errors import HarnessError
 from harness.export import command as export_command
 
@@ -38,6 +39,9 @@ ENVIRONMENT: dict[str, str] = {
     "MOTO_ACCOUNT_ID": "moto account every request uses; the harness then reads that account's tables",
     MOTO_URL_VARIABLE: "moto server the DynamoDB regions use instead of moto in process ('up --moto-url', "
                        "e.g. http://127.0.0.1:5000)",
+    TOKEN_VARIABLE: "control API token: 'up' uses it instead of making one; clients send it (else they read "
+                    "the token file)",
+    TOKEN_FILE_VARIABLE: "control API token file: 'up' writes the token there; clients read it",
 }
 
 
@@ -135,24 +139,32 @@ def cmd_up(args: argparse.Namespace) -> int:
     import threading
 
     from harness.control import ControlServer
-    from harness.loopback import require_loopback
+    from harness.loopback import is_loopback, require_loopback
     from harness.scenario import load_scenario
 
-    exposed = args.bind is not None  # non-loopback addresses only when asked for explicitly
+    dns_exposed = args.bind is not None and not is_loopback(args.bind)  # --bind is the DNS address only
     control = _host_port(args.control, "--control") if args.control else None
     if control is not None:  # refuse before starting anything
-        require_loopback(control[0], allow_non_loopback=exposed, what="control API (give --bind to expose it)")
+        require_loopback(control[0], allow_non_loopback=args.expose_control,
+                         what="control API (give --expose-control to expose it)")
     scenario = load_scenario(args.scenario)
     config = {"dns_host": args.bind, "dns_port": args.dns_port, "dynamodb_port": args.dynamodb_port,
-              "toxiproxy_url": args.toxiproxy_url, "allow_non_loopback": exposed,
+              "toxiproxy_url": args.toxiproxy_url, "allow_non_loopback": dns_exposed,
               "moto_url": args.moto_url or None}
     with contextlib.ExitStack() as stack:
         env = stack.enter_context(open_harness(scenario, with_app=not args.no_app, **config))
         for key, value in env.describe().items():
             print(f"{key:24} {value}")
         if control is not None:
-            server = stack.enter_context(ControlServer(env, *control, allow_non_loopback=exposed))
+            server = stack.enter_context(ControlServer(
+                env, *control, allow_non_loopback=args.expose_control, token=args.token or None,
+                token_file=Path(args.token_file) if args.token_file else None))
             print(f"{'control':24} {server.url} (export {HARNESS_URL_VARIABLE}={server.url})")
+            print(f"{'control token file':24} {server.token_file} (mode 0600; clients on this machine read it, "
+                  f"or export {TOKEN_VARIABLE}=$(cat {server.token_file}))")
+            if not is_loopback(server.host):
+                print(f"chaos-harness: warning: the control API listens on {server.host}:{server.port}, beyond "
+                      "loopback; anyone who can reach it and has the token can inject faults", file=sys.stderr)
         print("harness is up; Ctrl-C stops it", flush=True)
         threading.Event().wait()  # until Ctrl-C
     return EXIT_OK
@@ -292,8 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", nargs="?", default="us-east-1-2025-10-20", help="shapes the harness (setup)")
     p.add_argument("--no-app", action="store_true", help="do not start the sample app")
     p.add_argument("--control", metavar="HOST:PORT", help="serve the control API here (port 0: a free one)")
-    p.add_argument("--bind", metavar="HOST", help="address the DNS server listens on; also allows "
-                   "non-loopback addresses such as 0.0.0.0 for it and --control (containers)")
+    p.add_argument("--bind", metavar="HOST", help="address the DNS server listens on; a non-loopback one "
+                   "such as 0.0.0.0 is allowed here (containers)")
+    p.add_argument("--expose-control", action="store_true", help="allow a non-loopback --control address "
+                   "such as 0.0.0.0 (prints a warning; the token is still required)")
+    p.add_argument("--token", metavar="TOKEN", default=os.environ.get(TOKEN_VARIABLE),
+                   help=f"control API token (default ${TOKEN_VARIABLE}; unset: a new random one)")
+    p.add_argument("--token-file", metavar="PATH", default=os.environ.get(TOKEN_FILE_VARIABLE),
+                   help=f"write the control API token here, mode 0600 (default ${TOKEN_FILE_VARIABLE}, "
+                        "else a per-port file under $XDG_RUNTIME_DIR/chaos-harness or ~/.cache/chaos-harness)")
     p.add_argument("--dns-port", type=int, default=0, metavar="PORT", help="DNS server port (default: a free one)")
     p.add_argument("--dynamodb-port", type=int, default=0, metavar="PORT",
                    help="port of every DynamoDB endpoint node (default: a free one)")
