@@ -137,7 +137,7 @@ def up_command(scenario: Scenario, builtin: bool) -> list[str]:
     """The container's command: ``up`` as in docker-compose.yml, without the sample app."""
     source = scenario.name if builtin else f"{SCENARIO_DIR}/scenario.yaml"
     return ["chaos-harness", "up", source, "--no-app", "--bind", "0.0.0.0", "--dns-port", str(DNS_PORT),
-            "--dynamodb-port", str(DYNAMODB_PORT), "--control", f"0.0.0.0:{CONTROL_PORT}"]
+            "--dynamodb-port", str(DYNAMODB_PORT), "--control", f"0.0.0.0:{CONTROL_PORT}", "--expose-control"]
 
 
 def _deployment(ns: str, labels: Mapping[str, str], image: str, scenario: Scenario, builtin: bool) -> dict[str, Any]:
