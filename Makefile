@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 drill: $(STAMP)
-	$(VENV)/bin/chaos-harness drill us-east-1-2025-10-20 --report-dir reports
+	$(VENV)/bin/chaos-harness drill us-east-1-2025-10-20 --report-dir reports --repeat 3
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q tests
