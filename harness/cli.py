@@ -136,7 +136,7 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    import threading
+    import time
 
     from harness.control import ControlServer
     from harness.loopback import is_loopback, require_loopback
@@ -166,8 +166,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                 print(f"chaos-harness: warning: the control API listens on {server.host}:{server.port}, beyond "
                       "loopback; anyone who can reach it and has the token can inject faults", file=sys.stderr)
         print("harness is up; Ctrl-C stops it", flush=True)
-        threading.Event().wait()  # until Ctrl-C
-    return EXIT_OK
+        while True:  # until Ctrl-C / SIGTERM. Short sleeps, not one endless wait: the kernel may hand
+            time.sleep(0.5)  # the signal to another thread, and then only a wake-up lets Python act on it
 
 
 def _positive_int(text: str) -> int:

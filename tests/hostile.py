@@ -1,10 +1,11 @@
-"""Helpers for tests that send hostile or malformed requests to the harness's HTTP servers (issue 12)."""
+"""Hostile input for the harness's servers (issue 12): raw HTTP helpers, a stub harness, DNS packets."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import socket
+import struct
 from types import SimpleNamespace
 
 from harness.chaos import Chaos
@@ -69,3 +70,13 @@ class StubHarness:
 
     def reset(self) -> None:
         self.chaos.clear_all()
+
+
+def pointer_chain(size: int) -> bytes:
+    """The DNS query that froze the harness: N questions, each a pointer to the one before it."""
+    count = (size - 15) // 6
+    body = b"\x01a\x00" + b"\x00\x01\x00\x01"  # question 0: "a." A IN, at offset 12
+    for i in range(1, count):
+        previous = 12 if i == 1 else 19 + 6 * (i - 2)
+        body += struct.pack("!H", 0xC000 | previous) + b"\x00\x01\x00\x01"
+    return struct.pack("!HHHHHH", 0x4242, 0x0100, count, 0, 0, 0) + body

@@ -20,6 +20,7 @@ from harness.dns.precheck import MAX_QUERY_SIZE
 from harness.errors import AddressInUseError, ConfigError, FaultOptionError, HarnessError, UnknownFaultError
 from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
+from hostile import pointer_chain
 
 DDB = "dynamodb.us-east-1.amazonaws.com"
 APP = "app.chaos.test"
@@ -360,16 +361,6 @@ def test_a_fault_needs_a_running_dns_server() -> None:
 
 
 # -- hostile packets (issue 12) -------------------------------------------------------------------
-def pointer_chain(size: int) -> bytes:
-    """The query that froze the harness: N questions, each a pointer to the one before it."""
-    count = (size - 15) // 6
-    body = b"\x01a\x00" + b"\x00\x01\x00\x01"  # question 0: "a." A IN, at offset 12
-    for i in range(1, count):
-        previous = 12 if i == 1 else 19 + 6 * (i - 2)
-        body += struct.pack("!H", 0xC000 | previous) + b"\x00\x01\x00\x01"
-    return struct.pack("!HHHHHH", 0x4242, 0x0100, count, 0, 0, 0) + body
-
-
 def question_with_name(wire_name: bytes, arcount: int = 0, additional: bytes = b"") -> bytes:
     return struct.pack("!HHHHHH", 0x5151, 0x0100, 1, 0, 0, arcount) + wire_name + b"\x00\x01\x00\x01" + additional
 
