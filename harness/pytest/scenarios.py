@@ -31,16 +31,16 @@ def is_scenario_file(path: Path, patterns: Iterable[str]) -> bool:
 
 
 def slo_table(result: Any) -> str:
-    """``PASS/FAIL  objective  measured vs threshold`` lines, one per objective, with a heading."""
-    from harness.report.fmt import verdict
+    """``PASS/FAIL/INCONCLUSIVE  objective  measured vs threshold`` lines, one per objective, with a heading."""
+    from harness.report.fmt import LABELS, verdict
 
-    failed = sum(not r.passed for r in result.slos)
+    failed = sum(r.verdict == "fail" for r in result.slos)
     scenario = result.scenario
     head = (f"scenario {scenario.name} ({scenario.path}): "
             f"{failed} of {len(result.slos)} objectives failed" if failed else
             f"scenario {scenario.name} ({scenario.path}): all {len(result.slos)} objectives held")
     width = max((len(r.spec.title) for r in result.slos), default=0)
-    rows = [f"  {'PASS' if r.passed else 'FAIL'}  {r.spec.title:<{width}}  {verdict(r.to_dict())}" for r in result.slos]
+    rows = [f"  {LABELS[r.verdict]:<12}  {r.spec.title:<{width}}  {verdict(r.to_dict())}" for r in result.slos]
     return "\n".join([head, *rows])
 
 
@@ -59,12 +59,17 @@ def run_scenario(scenario: Any, settings: Any) -> tuple[Any, dict[str, Path]]:
 
 
 def verdict_of(result: Any, paths: dict[str, Path]) -> str:
-    """The table plus where the reports are; raises ``ScenarioFailed``/``HarnessError`` unless it passed."""
+    """The table plus where the reports are; raises ``ScenarioFailed``/``HarnessError`` unless it passed.
+
+    An INCONCLUSIVE drill (too little evidence, or the harness over its lag budget) is a skip with
+    the reason: neither a pass nor the app's failure (``pytest -rs`` lists it)."""
     text = slo_table(result)
     if paths:
         text += "\nreports: " + " ".join(str(p) for p in paths.values())
     if result.error:
         raise HarnessError(f"scenario {result.scenario.name}: the drill did not complete: {result.error}")
+    if result.verdict == "inconclusive":
+        pytest.skip(f"chaos scenario {result.scenario.name} INCONCLUSIVE: {result.reason}")
     if not result.passed:
         raise ScenarioFailed(text)
     return text
