@@ -35,7 +35,7 @@ from harness.health import HealthChecker, Target, TcpCheck
 from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
 from harness.proxies import ProxyLayer
-from harness.resolver import DnsCache, ResolverOptions, use_harness_dns
+from harness.resolver import DnsCache, HarnessResolver, ResolverOptions, routing
 from sample_app.config import AppConfig, BreakerSettings, RetrySettings, Timeouts
 from sample_app.tables import TABLE_SPECS
 
@@ -57,8 +57,16 @@ class HarnessConfig:
     app_replicas: int = 1
     #: None: TOXIPROXY_URL / 127.0.0.1:8474 if a Toxiproxy answers there, else the embedded server.
     toxiproxy_url: str | None = None
-    resolver_timeout: float = 0.5
-    resolver_attempts: int = 2
+    #: The in-process resolver's per-attempt timeout (s) and attempts. None (the default): what
+    #: glibc on this machine uses (/etc/resolv.conf, then $RES_OPTIONS; 5 s x 2 when unset), so a
+    #: ``dns.timeout`` fault costs what it costs in production. Set them to make tests faster.
+    resolver_timeout: float | None = None
+    resolver_attempts: int | None = None
+    #: Who set the explicit values, for reports ("HarnessConfig", "scenario setup.resolver", ...).
+    resolver_source: str = "explicit: HarnessConfig"
+    #: Route managed names through the harness DNS for the harness's whole life (CLI, drills). The
+    #: pytest plugin passes False and routes only while a chaos test runs (``routing(harness.resolver)``).
+    route_dns: bool = True
     #: Client-side DNS cache (how long answers / negative answers are kept); both None: no cache.
     dns_max_ttl: float | None = None
     dns_negative_ttl: float | None = None
@@ -90,6 +98,17 @@ class HarnessConfig:
             raise ConfigError(f"app_replicas must be a whole number from 1 to 20, got {self.app_replicas!r}")
         if self.moto_url is not None:
             self.moto_url = validate_moto_url(self.moto_url)
+
+    def resolver_options(self) -> ResolverOptions:
+        """The resolver's patience: the host's glibc settings, with any explicit field taking over."""
+        host = ResolverOptions.from_host()
+        if self.resolver_timeout is None and self.resolver_attempts is None:
+            return host
+        return ResolverOptions(
+            timeout=host.timeout if self.resolver_timeout is None else self.resolver_timeout,
+            attempts=host.attempts if self.resolver_attempts is None else self.resolver_attempts,
+            source=self.resolver_source,
+        )
 
     def app_config(self, endpoints: Mapping[str, str]) -> AppConfig:
         """The sample app's configuration for this harness's endpoints (profile + overrides)."""
@@ -147,8 +166,10 @@ class Harness:
         cache = None
         if cfg.dns_max_ttl is not None or cfg.dns_negative_ttl is not None:
             cache = DnsCache(max_ttl=cfg.dns_max_ttl, negative_ttl=cfg.dns_negative_ttl)
-        options = ResolverOptions(timeout=cfg.resolver_timeout, attempts=cfg.resolver_attempts)
-        self.resolver = stack.enter_context(use_harness_dns(self.dns_client_address, self.topology.zones, options, cache))
+        options = cfg.resolver_options()
+        self.resolver = HarnessResolver(self.dns_client_address, self.topology.zones, options, cache)
+        if cfg.route_dns:
+            stack.enter_context(routing(self.resolver))
 
         self.proxies = ProxyLayer.connect(cfg.toxiproxy_url, seed=cfg.seed, loop=self.loop)
         stack.callback(self.proxies.close)
@@ -292,6 +313,9 @@ class Harness:
             dns_max_ttl=wall(setup.dns_max_ttl),
             dns_negative_ttl=wall(setup.dns_negative_ttl),
             connection_max_age=wall(setup.connection_max_age),
+            resolver_timeout=setup.resolver_timeout,  # wall seconds: a DNS client's wait is not scaled
+            resolver_attempts=setup.resolver_attempts,
+            resolver_source=f"explicit: scenario {scenario.name} setup.resolver",
         )
         with cls(dataclasses.replace(config, **overrides)) as harness:
             yield harness

@@ -32,11 +32,14 @@ _MARKED = pytest.StashKey[list[MarkedFault]]()
 
 
 @contextlib.contextmanager
-def one_line_errors() -> Iterator[None]:
-    """Report a ``HarnessError`` (busy port, unknown fault, bad option) as its one line, no traceback."""
+def one_line_errors(*, usage: bool = False) -> Iterator[None]:
+    """Report a ``HarnessError`` (busy port, unknown fault, bad option) as its one line, no traceback:
+    a test failure, or with ``usage`` (outside any test) a usage error that stops the session."""
     try:
         yield
     except HarnessError as exc:
+        if usage:
+            raise pytest.UsageError(str(exc)) from None
         raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
@@ -51,6 +54,20 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = PluginSettings.from_config(config)
     config.stash[SETTINGS_KEY] = settings
     config.stash[SESSION_KEY] = HarnessSession(settings)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = settings_of(config)
+    with one_line_errors(usage=True):
+        resolver = settings.resolver_options().describe()
+    return f"chaos-harness: resolver {resolver}; DNS routing per {'session' if settings.dns_routing == 'session' else 'chaos test'}"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """``--chaos-dns-routing session``: the harness routes names from before the first test."""
+    if session.items and settings_of(session.config).dns_routing == "session":
+        with one_line_errors(usage=True):
+            session_of(session.config).start_session_routing()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -77,7 +94,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     with one_line_errors():
         item.stash[_MARKED] = marked = marked_faults(item)
         if marked or _uses_chaos(item):
-            session_of(item.config).reset()
+            session = session_of(item.config)
+            session.begin_test()
+            session.reset()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -105,7 +124,11 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         if item.stash.get(_MARKED, []) or _uses_chaos(item):
-            session_of(item.config).clear_faults()
+            session = session_of(item.config)
+            try:
+                session.clear_faults()
+            finally:
+                session.end_test()
 
 
 # -- fixtures --------------------------------------------------------------------------------------

@@ -250,7 +250,7 @@ def test_remote_harness_through_its_control_api(pytester: pytest.Pytester) -> No
             def test_marker_remotely(chaos_harness):
                 assert [h.name for h in chaos_harness.chaos.active] == ["dns.empty_answer"]
 
-            def test_clean_again():
+            def test_clean_again(chaos_harness):
                 assert len(socket.getaddrinfo("{EAST}", 443, type=socket.SOCK_STREAM)) == 3
 
             def test_embedded_only(chaos_dynamodb):

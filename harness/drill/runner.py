@@ -69,6 +69,8 @@ class DrillResult:
     skipped: int = 0
     error: str | None = None
     interrupted: bool = False
+    #: The app-side resolver's timeout/attempts and where they came from (``ResolverOptions.to_dict``).
+    resolver: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -105,6 +107,8 @@ class DrillRunner:
     def run(self) -> DrillResult:
         sc = self.scenario
         result = DrillResult(sc, self.url, _now())
+        options = getattr(getattr(self.env, "resolver", None), "options", None)
+        result.resolver = options.to_dict() if options is not None else None
         load = LoadGenerator(self.url, sc.load, sc.wall_duration, sc.seed, clock=self.clock)
         ticker: threading.Thread | None = None
         try:

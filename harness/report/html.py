@@ -38,6 +38,9 @@ def render_html(report: dict[str, Any]) -> str:
         ("requests", f"{requests['ok']}/{requests['total']} ok"), ("served from cache", requests["from_cache"]),
         ("writes checked", f"{report['audit']['checked']} ({len(report['audit']['lost'])} lost)"),
     ]
+    resolver = report.get("resolver")
+    if resolver:
+        facts.append(("DNS resolver", f"timeout {resolver['timeout']:g}s x {resolver['attempts']} ({resolver['source']})"))
     slo_rows = [[
         f"<td>{escape(r['name'])}</td>",
         f'<td class="{"ok" if r["passed"] else "bad"}">{"pass" if r["passed"] else "FAIL"}</td>',

@@ -1,0 +1,123 @@
+"""Where a downstream suite's names resolve, and how patient its resolver is (issue 13).
+
+Inner pytest sessions in a subprocess, as a user's CI runs them. A plain test must resolve managed
+names the way the host does whatever ran before it; a chaos test resolves them through the harness.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+EAST = "dynamodb.us-east-1.amazonaws.com"
+
+RECORDING_SUITE = f"""
+import json, os, socket
+import pytest
+
+def lookup():
+    try:
+        return ["ok", sorted({{info[4][0] for info in socket.getaddrinfo("{EAST}", 443, type=socket.SOCK_STREAM)}})]
+    except socket.gaierror as exc:
+        return ["error", exc.errno]
+
+def record(name):
+    with open(os.environ["ROUTING_LOG"], "a") as log:
+        log.write(json.dumps([name, lookup()]) + "\\n")
+
+def test_a_plain_before():
+    record("plain before")
+
+def test_b_chaos(chaos_dns):
+    record("chaos")
+
+@pytest.mark.chaos("dns.delay", qname="{EAST}", latency=0.01)
+def test_c_marker_only():
+    record("marker")
+
+def test_d_plain_after():
+    record("plain after")
+"""
+
+
+def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict[str, list]:
+    """Run the recording suite in order; what each test's lookup of the DynamoDB name gave."""
+    log = pytester.path / "routing.jsonl"
+    monkeypatch.setenv("ROUTING_LOG", str(log))
+    pytester.makepyfile(test_routing=RECORDING_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+    result.assert_outcomes(passed=4)
+    return {name: outcome for name, outcome in map(json.loads, log.read_text().splitlines())}
+
+
+def _harness_address(outcome: list) -> bool:
+    return outcome[0] == "ok" and all(address.startswith("127.") for address in outcome[1])
+
+
+def test_plain_tests_resolve_the_same_before_and_after_a_chaos_test(pytester: pytest.Pytester,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _run(pytester, monkeypatch)
+    assert seen["plain before"] == seen["plain after"]
+    assert not _harness_address(seen["plain after"])  # the host's answer, not the harness's nodes
+    assert _harness_address(seen["chaos"]) and _harness_address(seen["marker"])
+
+
+def test_session_routing_is_explicit_and_covers_every_test(pytester: pytest.Pytester,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _run(pytester, monkeypatch, "--chaos-dns-routing", "session")
+    assert all(_harness_address(outcome) for outcome in seen.values()), seen
+    assert seen["plain before"] == seen["plain after"]
+
+
+TIMED_SUITE = f"""
+import json, os, socket, time
+
+def test_timed_dns_timeout(chaos):
+    chaos.inject("dns.timeout", qname="{EAST}")
+    started = time.monotonic()
+    try:
+        socket.getaddrinfo("{EAST}", 443, type=socket.SOCK_STREAM)
+        code = "ok"
+    except socket.gaierror as exc:
+        code = exc.errno
+    with open(os.environ["TIMING_LOG"], "w") as log:
+        json.dump([code, time.monotonic() - started], log)
+"""
+
+
+def _timed(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[list, pytest.RunResult]:
+    log = pytester.path / "timing.json"
+    monkeypatch.setenv("TIMING_LOG", str(log))
+    monkeypatch.setenv("RES_OPTIONS", "timeout:1 attempts:2")  # this "host": glibc waits 1 s x 2
+    pytester.makepyfile(test_timed=TIMED_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+    result.assert_outcomes(passed=1)
+    return json.loads(log.read_text()), result
+
+
+def test_the_plugin_waits_like_the_host_unless_a_faster_resolver_is_asked_for(pytester: pytest.Pytester,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    (code, host_seconds), result = _timed(pytester, monkeypatch)
+    assert code == socket.EAI_AGAIN
+    assert host_seconds >= 1.9  # the host's 1 s x 2, not a test-only shortcut
+    result.stdout.fnmatch_lines(["chaos-harness: resolver timeout 1 s x 2 attempts (host: * + RES_OPTIONS)*"])
+
+    (code, fast_seconds), result = _timed(pytester, monkeypatch, "--chaos-resolver-timeout", "0.2",
+                                          "--chaos-resolver-attempts", "1")
+    assert code == socket.EAI_AGAIN
+    assert fast_seconds < host_seconds / 4
+    result.stdout.fnmatch_lines(["chaos-harness: resolver timeout 0.2 s x 1 attempt (explicit: --chaos-resolver-*"])
+
+
+def test_a_bad_resolver_option_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nchaos_resolver_timeout = soon\n")
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--chaos-resolver-timeout / chaos_resolver_timeout: expected seconds above 0 and at most 30, got 'soon'"])
