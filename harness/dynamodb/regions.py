@@ -39,6 +39,13 @@ def validate_regions(regions: Sequence[str]) -> list[str]:
     return regions
 
 
+def _check_max_age(seconds: float | None) -> float | None:
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not (seconds > 0 and math.isfinite(seconds))):
+        raise ConfigError(f"connection_max_age must be a positive number of seconds or None, got {seconds!r}")
+    return seconds
+
+
 class DynamoRegions:
     """Mocked DynamoDB in several regions as global tables, reached by name over real TCP.
 
@@ -72,14 +79,13 @@ class DynamoRegions:
             raise ConfigError(f"replication_lag must be a number of seconds >= 0, got {replication_lag!r}")
         if not (isinstance(port, int) and 0 <= port <= 65535):
             raise ConfigError(f"DynamoDB endpoint port must be 0..65535, got {port!r}")
-        if max_connection_age is not None and not (isinstance(max_connection_age, (int, float)) and max_connection_age > 0):
-            raise ConfigError(f"max_connection_age must be a positive number of seconds, got {max_connection_age!r}")
         self.topology = getattr(dns, "topology", dns)
         self.proxies = proxies
         self.pool = pool or LoopbackPool()
         self.backend = moto_backend(moto_url)
         self.account_id = self.backend.account_id
         self.dns_ttl = dns_ttl
+        self.default_connection_max_age = _check_max_age(max_connection_age)
         self._port = port
         self._stores = {name: self.backend.store(name) for name in names}
         self.replication = Replicator(self._stores, replication_lag)
@@ -207,8 +213,31 @@ class DynamoRegions:
     def tables(self) -> list[str]:
         return [s.name for s in self._specs]
 
+    # -- client connections ---------------------------------------------------------------------
+    @property
+    def connection_max_age(self) -> float | None:
+        """Seconds every endpoint keeps a client connection (None: forever); reset() restores the default."""
+        return self.primary.front.max_connection_age
+
+    @connection_max_age.setter
+    def connection_max_age(self, seconds: float | None) -> None:
+        _check_max_age(seconds)
+        for front in self.fronts:
+            front.max_connection_age = seconds
+
+    def close_connections(self) -> int:
+        """Close every pooled client connection of every endpoint now (busy ones after their
+        response): the "pool turned over" case. Returns how many were open."""
+        return sum(front.close_connections() for front in self.fronts)
+
+    @property
+    def fronts(self) -> list[Any]:
+        return [region.front for region in self.regions]
+
     def reset(self) -> None:
-        """Per-test state in milliseconds: tables emptied, faults and logs cleared, replication resumed."""
+        """Per-test state in milliseconds: tables emptied, faults and logs cleared, replication resumed,
+        the endpoints' connection lifetime back to the configured one."""
+        self.connection_max_age = self.default_connection_max_age
         self.replication.reset()
         for region in self.regions:
             region.store.empty()

@@ -129,8 +129,35 @@ class ChaosDynamoDB:
         return list(self.component.tables)
 
     def items(self, table: str, region: str = "us-east-1") -> list[dict[str, Any]]:
-        """Every item of ``table`` in ``region`` (DynamoDB JSON), read directly: no network, no faults."""
+        """Every item of ``table`` in ``region`` in DynamoDB's *wire format* (``{"pk": {"S": "u1"}}``),
+        as the low-level client returns them; read directly: no network, no faults."""
         return self.component.region(region).items(table)
+
+    def plain_items(self, table: str, region: str = "us-east-1") -> list[dict[str, Any]]:
+        """``items()`` as plain Python (``{"pk": "u1", "n": Decimal("3")}``), as boto3's resource API
+        and ``TypeDeserializer`` give them."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserializer = TypeDeserializer()
+        return [{name: deserializer.deserialize(value) for name, value in item.items()}
+                for item in self.items(table, region)]
+
+    # -- client connections (warm pool vs pool turned over) ----------------------------------------
+    @property
+    def connection_max_age(self) -> float | None:
+        """Seconds the endpoints keep a client connection before closing it (None: forever). Set it
+        in a test to make pools turn over; every chaos test starts from the session's setting
+        (``--chaos-connection-max-age``)."""
+        return self.component.connection_max_age
+
+    @connection_max_age.setter
+    def connection_max_age(self, seconds: float | None) -> None:
+        self.component.connection_max_age = seconds
+
+    def close_connections(self) -> int:
+        """Close every pooled client connection now (one in flight after its response): each
+        client's next call reconnects and resolves the endpoint name again. Returns how many."""
+        return self.component.close_connections()
 
     def reset(self) -> None:
         """Empty every table, clear service faults, resume replication."""

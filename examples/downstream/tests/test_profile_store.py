@@ -34,6 +34,37 @@ def test_open_connections_outlive_a_dns_outage(store, chaos) -> None:
         assert store.last_region == "us-east-1"
 
 
+# Warm pool vs pool turned over. In the first minutes of 20 Oct 2025 clients with warm pools kept
+# reaching us-east-1; over the 2 h 37 min of empty answers (and the hours after) the endpoints and
+# load balancers recycled connections, so every client's pool turned over and each reconnect needed
+# the name. A test that only ever runs with a warm pool never exercises failover.
+
+def test_warm_pool_keeps_using_us_east_1_under_an_empty_answer(store, chaos, chaos_dns) -> None:
+    store.save(ADA)  # the pool is warm
+    looked_up = chaos_dns.log.count(US_EAST_1)
+    with chaos.inject("dns.empty_answer", qname=US_EAST_1):
+        for _ in range(3):
+            assert store.load("u1") == ADA
+            assert store.last_region == "us-east-1"  # the outage goes unnoticed
+    assert chaos_dns.log.count(US_EAST_1) == looked_up  # not one lookup was needed
+
+
+def test_recycled_pool_fails_over_under_an_empty_answer(store, chaos, chaos_dynamodb) -> None:
+    store.save(ADA)
+    with chaos.inject("dns.empty_answer", qname=US_EAST_1):
+        chaos_dynamodb.close_connections()  # the endpoints turn every pooled connection over
+        assert store.load("u1") == ADA
+        assert store.last_region == "us-west-2"  # the reconnect needed DNS, got nothing, failed over
+
+
+def test_connections_past_their_age_fail_over_too(store, chaos, chaos_dynamodb) -> None:
+    chaos_dynamodb.connection_max_age = 1e-6  # every response closes its connection (this test only)
+    store.save(ADA)
+    with chaos.inject("dns.empty_answer", qname=US_EAST_1):
+        assert store.load("u1") == ADA
+        assert store.last_region == "us-west-2"
+
+
 def test_failover_reads_can_be_stale_while_replication_lags(store, chaos, chaos_dynamodb) -> None:
     chaos_dynamodb.pause_replication()
     store.save(ADA)  # acknowledged by us-east-1, not yet in us-west-2

@@ -1,4 +1,4 @@
-"""Where a downstream suite's names resolve, and how patient its resolver is (issue 13).
+"""The plugin's session options: DNS routing, resolver patience, connection recycling, regions.
 
 Inner pytest sessions in a subprocess, as a user's CI runs them. A plain test must resolve managed
 names the way the host does whatever ran before it; a chaos test resolves them through the harness.
@@ -121,3 +121,22 @@ def test_a_bad_resolver_option_is_a_one_line_usage_error(pytester: pytest.Pytest
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--chaos-resolver-timeout / chaos_resolver_timeout: expected seconds above 0 and at most 30, got 'soon'"])
+
+
+def test_connection_max_age_from_the_ini_and_per_test(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nchaos_connection_max_age = 300\n")
+    pytester.makepyfile(test_age=f"""
+        def test_a_turns_pools_over_for_itself(chaos_dynamodb, chaos_dns):
+            assert chaos_dynamodb.connection_max_age == 300
+            chaos_dynamodb.connection_max_age = 1e-6
+            ddb = chaos_dynamodb.client("us-east-1")
+            ddb.list_tables()
+            looked_up = chaos_dns.log.count("{EAST}")
+            ddb.list_tables()
+            assert chaos_dns.log.count("{EAST}") > looked_up
+
+        def test_b_starts_from_the_session_setting(chaos_dynamodb):
+            assert chaos_dynamodb.connection_max_age == 300
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(passed=2)
