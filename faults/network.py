@@ -2,6 +2,8 @@
 
 Every node of ``dynamodb.<region>.amazonaws.com`` is a Toxiproxy proxy, so a fault targets a whole
 region or single nodes (``node``: 0-based index or proxy name such as ``dynamodb-us-east-1-n2``).
+``service`` picks another service's endpoint in the region instead (``sqs`` -> the nodes of
+``sqs.<region>.amazonaws.com``, proxies such as ``sqs-us-east-1-n1``).
 ``toxicity`` is Toxiproxy's per-connection share; ``probability`` (seeded) picks which of the
 targeted nodes are affected, so "one node in three is sick" repeats exactly for a seed.
 """
@@ -25,15 +27,16 @@ class NodeFault(Fault):
 
     region: tuple[str, ...] = ("us-east-1",)
     node: tuple[int | str, ...] = ()  # empty: every node of the region(s)
+    service: str = "dynamodb"
 
     def select_proxies(self, env: Environment) -> list[str]:
         """Proxy names of the targeted nodes that this run's seeded draw affects."""
         dynamodb = self.component(env, "dynamodb", "mocked DynamoDB regions")
-        regions = dynamodb.select(self.region)
+        regions = [region.endpoint(self.service) for region in dynamodb.select(self.region)]
         names: list[str] = []
         for region in regions:
             if region.port is None:
-                raise ComponentMissingError(f"fault {self.name} needs endpoint nodes (proxies) for {region.name}")
+                raise ComponentMissingError(f"fault {self.name} needs endpoint nodes (proxies) for {region.hostname}")
             for which in self.node or range(len(region.nodes)):
                 if isinstance(which, str) and which not in region.proxy_names and len(regions) > 1:
                     continue  # a node named in another of the selected regions

@@ -30,6 +30,7 @@ from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.dynamodb import DynamoRegions
 from harness.dynamodb.backends import validate_moto_url
+from harness.dynamodb.regions import DEFAULT_SERVICES
 from harness.errors import ConfigError
 from harness.health import HealthChecker, Target, TcpCheck
 from harness.loop import LoopThread
@@ -50,6 +51,9 @@ class HarnessConfig:
     seed: int = 0
     regions: tuple[str, ...] = ("us-east-1", "us-west-2")
     nodes: int = 3
+    #: Other AWS services every region serves (``<service>.<region>.amazonaws.com`` -> nodes -> moto).
+    services: tuple[str, ...] = DEFAULT_SERVICES
+    service_nodes: int = 1
     replication_lag: float = 0.05
     #: "resilient", "naive", or None for no app.
     app_profile: str | None = "resilient"
@@ -177,7 +181,7 @@ class Harness:
         self.dynamodb = DynamoRegions(
             self.dns, self.proxies, self.pool, cfg.regions, cfg.nodes, cfg.replication_lag,
             port=cfg.dynamodb_port, dns_ttl=cfg.dns_ttl, max_connection_age=cfg.connection_max_age,
-            moto_url=cfg.moto_url,
+            moto_url=cfg.moto_url, services=cfg.services, service_nodes=cfg.service_nodes,
         )
         stack.callback(self.dynamodb.stop)
         self.dynamodb.start()
@@ -192,12 +196,12 @@ class Harness:
             unhealthy_threshold=cfg.unhealthy_threshold,
             max_removal_share=cfg.max_removal_share,
         )
-        for region in self.dynamodb.regions:
+        for endpoint in self.dynamodb.endpoints:
             targets = [
-                Target(address, region.port, check=TcpCheck(), control=_ProxyControl(self.proxies, proxy))
-                for proxy, address in zip(region.proxy_names, region.nodes)
+                Target(address, endpoint.port, check=TcpCheck(), control=_ProxyControl(self.proxies, proxy))
+                for proxy, address in zip(endpoint.proxy_names, endpoint.nodes)
             ]
-            self.health.add_group(region.hostname, targets, ttl=cfg.dns_ttl)
+            self.health.add_group(endpoint.hostname, targets, ttl=cfg.dns_ttl)
 
         if cfg.app_profile is not None:
             endpoints = {region.name: region.endpoint_url for region in self.dynamodb.regions}
@@ -251,8 +255,8 @@ class Harness:
         """TCP services a sandboxed program must reach at their own addresses (nodes, app replicas)."""
         out: list[tuple[str, int]] = []
         if self.dynamodb is not None:
-            for region in self.dynamodb.regions:
-                out += [(address, region.port) for address in region.nodes]
+            for endpoint in self.dynamodb.endpoints:
+                out += [(address, endpoint.port) for address in endpoint.nodes]
         if self.app is not None:
             out += [(address, self.app.port) for address in self.app.addresses]
         return out
@@ -260,14 +264,17 @@ class Harness:
     def client_environment(self) -> dict[str, str]:
         """Variables that point an SDK in any language at this harness (``chaos-harness run``).
 
-        ``AWS_ENDPOINT_URL_DYNAMODB`` is the AWS SDKs' own per-service endpoint variable, so an
-        unmodified client reaches the primary region by name; the per-region URLs are for apps
+        ``AWS_ENDPOINT_URL_DYNAMODB`` (and ``AWS_ENDPOINT_URL_SQS`` etc. for the other services) are
+        the AWS SDKs' own per-service endpoint variables, so an unmodified client reaches the primary
+        region by name; the per-region URLs are for apps
         that fail over. Credentials are dummies unless the caller set real-looking ones.
         """
         env: dict[str, str] = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         if self.dynamodb is not None:
             env["AWS_DEFAULT_REGION"] = self.dynamodb.primary.name
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb.primary.endpoint_url
+            for service, endpoint in self.dynamodb.primary.services.items():
+                env[f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"] = endpoint.endpoint_url
             for region in self.dynamodb.regions:
                 env[f"CHAOS_DYNAMODB_ENDPOINT_{region.name.upper().replace('-', '_')}"] = region.endpoint_url
         if self.app is not None:
@@ -286,6 +293,9 @@ class Harness:
             info["moto"] = self.dynamodb.backend.description
             for region in self.dynamodb.regions:
                 info[f"dynamodb {region.name}"] = f"{region.endpoint_url} -> {', '.join(region.nodes)}"
+                if region.services:
+                    info[f"other services {region.name}"] = (
+                        f"{', '.join(region.services)} at http://<service>.{region.name}.amazonaws.com:{region.port}")
         if self.app is not None:
             info["app"] = f"{self.app.url} -> {', '.join(self.app.addresses)}"
         return info

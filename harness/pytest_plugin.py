@@ -6,7 +6,7 @@ health checker) starts on the first use of a chaos fixture or marker and stops w
 ends. Every test that uses one starts from a clean state (no faults, empty tables, default DNS
 records), even after a failing test, and every fault it injected is cleared when it ends.
 
-Fixtures: ``chaos_harness`` (the running harness), ``chaos_dns``, ``chaos_dynamodb``,
+Fixtures: ``chaos_harness`` (the running harness), ``chaos_dns``, ``chaos_dynamodb``, ``chaos_aws``,
 ``chaos_toxiproxy``, ``chaos_health``, ``chaos`` (inject faults by name) and ``chaos_scenario``
 (run a scenario by name). See docs/pytest-plugin.md.
 """
@@ -27,7 +27,8 @@ from harness.pytest.session import SESSION_KEY, HarnessSession, session_of
 from harness.pytest.settings import SETTINGS_KEY, PluginSettings, add_options, settings_of
 
 #: A test using any of these (directly or through its own fixtures) gets the per-test reset.
-CHAOS_FIXTURES = frozenset({"chaos_harness", "chaos_dns", "chaos_dynamodb", "chaos_toxiproxy", "chaos_health", "chaos"})
+CHAOS_FIXTURES = frozenset({"chaos_harness", "chaos_dns", "chaos_dynamodb", "chaos_aws", "chaos_toxiproxy",
+                            "chaos_health", "chaos"})
 _MARKED = pytest.StashKey[list[MarkedFault]]()
 
 
@@ -160,6 +161,14 @@ def chaos_dynamodb(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
     from harness.pytest.handles import ChaosDynamoDB
 
     return ChaosDynamoDB(_embedded(pytestconfig, "chaos_dynamodb").dynamodb)
+
+
+@pytest.fixture(scope="session")
+def chaos_aws(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
+    """The other AWS services of every region (sts, sqs, s3, ...): ``client(service, region)``, ``endpoint_url``."""
+    from harness.pytest.handles import ChaosAws
+
+    return ChaosAws(_embedded(pytestconfig, "chaos_aws").dynamodb)
 
 
 @pytest.fixture(scope="session")

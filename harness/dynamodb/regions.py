@@ -46,6 +46,25 @@ def _check_max_age(seconds: float | None) -> float | None:
     return seconds
 
 
+#: Services every region serves besides DynamoDB by default (``HarnessConfig.services``): what an
+#: app next to DynamoDB typically calls, and what failed with it in us-east-1 on 20 Oct 2025.
+DEFAULT_SERVICES = ("sts", "sqs", "sns", "s3", "lambda", "kinesis", "secretsmanager", "ssm")
+
+
+def validate_services(services: Sequence[str]) -> list[str]:
+    """Service names as botocore spells them (endpoint prefixes), each once, DynamoDB excluded."""
+    services = [services] if isinstance(services, str) else list(services)
+    known = set(botocore.session.get_session().get_available_services())
+    for name in services:
+        if name == "dynamodb":
+            raise ConfigError("'dynamodb' is always served; list only the other services")
+        if name not in known:
+            raise ConfigError(f"unknown AWS service {name!r} (botocore's names, e.g. sqs, sts, s3, secretsmanager)")
+    if len(set(services)) != len(services):
+        raise ConfigError(f"services listed twice: {services}")
+    return services
+
+
 class DynamoRegions:
     """Mocked DynamoDB in several regions as global tables, reached by name over real TCP.
 
@@ -71,8 +90,13 @@ class DynamoRegions:
         dns_ttl: int = 5,
         max_connection_age: float | None = None,
         moto_url: str | None = None,
+        services: Sequence[str] = (),
+        service_nodes: int = 1,
     ) -> None:
         names = validate_regions(regions)
+        services = validate_services(services)
+        if isinstance(service_nodes, bool) or not isinstance(service_nodes, int) or not 1 <= service_nodes <= 10:
+            raise ConfigError(f"nodes per service endpoint must be a whole number from 1 to 10, got {service_nodes!r}")
         if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= 50:
             raise ConfigError(f"DynamoDB nodes per region must be a whole number from 1 to 50, got {nodes!r}")
         if not (isinstance(replication_lag, (int, float)) and replication_lag >= 0 and math.isfinite(replication_lag)):
@@ -91,7 +115,7 @@ class DynamoRegions:
         self.replication = Replicator(self._stores, replication_lag)
         self._regions = {
             name: Region(name, store, self.replication, self.pool, nodes=nodes, moto_app=self.backend.app(),
-                         max_connection_age=max_connection_age)
+                         max_connection_age=max_connection_age, services=services, service_nodes=service_nodes)
             for name, store in self._stores.items()
         }
         self._specs: list[TableSpec] = []
@@ -130,14 +154,14 @@ class DynamoRegions:
         self.backend.check()  # before anything starts: nothing to undo if moto is not there
         self._started = True
         try:
-            for region in self.regions:
-                region.front.start()
+            for front in self.fronts:
+                front.start()
             self.replication.start()
             if self.proxies is not None:
                 self._start_nodes()
                 if self.topology is not None:
-                    for region in self.regions:
-                        self.topology.set(region.hostname, region.nodes, self.dns_ttl)
+                    for endpoint in self.endpoints:
+                        self.topology.set(endpoint.hostname, endpoint.nodes, self.dns_ttl)
         except BaseException:
             self.stop()
             raise
@@ -149,7 +173,7 @@ class DynamoRegions:
         One port everywhere means a DNS answer pointing a region's name at another region's nodes
         (``dns.wrong_address``) still connects, and gets that region's wrong-scope error, as in AWS.
         """
-        addresses = [a for region in self.regions for a in region.nodes]
+        addresses = [a for endpoint in self.endpoints for a in endpoint.nodes]
         if self._port:
             port, socks = self._port, []
             try:
@@ -163,12 +187,12 @@ class DynamoRegions:
             port, socks = shared_port(addresses, what="DynamoDB endpoint nodes")
         for sock in socks:
             sock.close()  # the proxies bind these addresses themselves
-        for region in self.regions:
-            upstream = f"{region.front.host}:{region.front.port}"
-            for proxy, address in zip(region.proxy_names, region.nodes):
+        for endpoint in self.endpoints:
+            upstream = f"{endpoint.front.host}:{endpoint.front.port}"
+            for proxy, address in zip(endpoint.proxy_names, endpoint.nodes):
                 self.proxies.create(proxy, f"{address}:{port}", upstream)
                 self._created_proxies.append(proxy)
-            region.port = port
+            endpoint.port = port
 
     def stop(self) -> None:
         """Undo start() in reverse; every step runs even if an earlier one fails (first error re-raised)."""
@@ -177,13 +201,13 @@ class DynamoRegions:
         self._started = False
         steps = []
         if self.topology is not None and self.proxies is not None:
-            steps += [lambda r=region: self.topology.remove(r.hostname) for region in self.regions]
+            steps += [lambda e=endpoint: self.topology.remove(e.hostname) for endpoint in self.endpoints]
         steps += [lambda p=proxy: self.proxies.destroy(p) for proxy in reversed(self._created_proxies)]
-        steps += [self.replication.stop] + [region.front.stop for region in self.regions]
+        steps += [self.replication.stop] + [front.stop for front in self.fronts]
         steps += [self.backend.close]
         self._created_proxies.clear()
-        for region in self.regions:
-            region.port = None
+        for endpoint in self.endpoints:
+            endpoint.port = None
         first_error: BaseException | None = None
         for step in steps:
             try:
@@ -232,7 +256,12 @@ class DynamoRegions:
 
     @property
     def fronts(self) -> list[Any]:
-        return [region.front for region in self.regions]
+        return [front for region in self.regions for front in region.fronts]
+
+    @property
+    def endpoints(self) -> list[Any]:
+        """Every endpoint of every region (DynamoDB and the other services), each with its nodes."""
+        return [endpoint for region in self.regions for endpoint in region.endpoints]
 
     def reset(self) -> None:
         """Per-test state in milliseconds: tables emptied, faults and logs cleared, replication resumed,

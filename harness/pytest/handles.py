@@ -155,8 +155,9 @@ class ChaosDynamoDB:
         self.component.connection_max_age = seconds
 
     def close_connections(self) -> int:
-        """Close every pooled client connection now (one in flight after its response): each
-        client's next call reconnects and resolves the endpoint name again. Returns how many."""
+        """Close every pooled client connection now (one in flight after its response), of every
+        endpoint (the other services' too): each client's next call reconnects and resolves the
+        endpoint name again. Returns how many."""
         return self.component.close_connections()
 
     def reset(self) -> None:
@@ -177,6 +178,38 @@ class ChaosDynamoDB:
     def wait_replicated(self, timeout: float = 5.0) -> None:
         """Block until every region has every write (replication must not be paused)."""
         self.component.replication.wait_caught_up(timeout)
+
+
+class ChaosAws:
+    """The other AWS services every region serves (sts, sqs, s3, ...): real hostnames, moto behind.
+
+    ``<service>.<region>.amazonaws.com`` resolves through the harness DNS to that endpoint's nodes,
+    so DNS faults (by ``qname``), network faults (``service=``) and health faults (``group=`` the
+    hostname) reach it by name. Their state (queues, buckets) lives for the whole session.
+    Connection age and ``close_connections()`` are ``chaos_dynamodb``'s: they cover every endpoint.
+    """
+
+    def __init__(self, regions: Any) -> None:
+        self.component = regions  # the ``DynamoRegions``
+
+    @property
+    def services(self) -> list[str]:
+        return list(self.component.primary.services)
+
+    def endpoint_url(self, service: str, region: str = "us-east-1") -> str:
+        """``http://sqs.us-east-1.amazonaws.com:PORT``: give it to your client as ``endpoint_url``."""
+        return self.component.region(region).endpoint(service).endpoint_url
+
+    def endpoints(self, service: str) -> dict[str, str]:
+        """Region name -> endpoint URL of ``service`` in every running region."""
+        return {region.name: region.endpoint(service).endpoint_url for region in self.component.regions}
+
+    def hostname(self, service: str, region: str = "us-east-1") -> str:
+        return self.component.region(region).endpoint(service).hostname
+
+    def client(self, service: str, region: str = "us-east-1", **config: Any) -> Any:
+        """A boto3 client for ``service`` in ``region`` (S3 path-style); ``config`` goes to botocore's Config."""
+        return self.component.region(region).endpoint(service).client(**config)
 
 
 class ChaosHealth:

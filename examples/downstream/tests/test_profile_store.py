@@ -97,3 +97,30 @@ def test_each_test_starts_clean(store, chaos, chaos_dns) -> None:
     assert chaos.active == []
     assert store.load("u1") is None and store.last_region == "us-east-1"
     assert len(chaos_dns.get(US_EAST_1).addresses) == 3
+
+
+# Other services of the region: on 20 Oct 2025 STS, SQS and others in us-east-1 failed with DynamoDB.
+US_EAST_1_SQS = "sqs.us-east-1.amazonaws.com"
+
+
+def test_events_go_to_the_region_that_took_the_write(store, events) -> None:
+    region = store.save(ADA)
+    assert events.publish(ADA, region) == "us-east-1"
+    assert events.received("us-east-1") == [{"event": "profile-saved", "user_id": "u1", "region": "us-east-1"}]
+
+
+@pytest.mark.chaos("dns.empty_answer", qname=[US_EAST_1, US_EAST_1_SQS])
+def test_the_whole_region_unresolvable_moves_data_and_events_to_us_west_2(store, events) -> None:
+    region = store.save(ADA)
+    assert region == "us-west-2"
+    assert events.publish(ADA, region) == "us-west-2"
+    assert events.received("us-west-2")[0]["user_id"] == "u1"
+
+
+@pytest.mark.chaos("dns.empty_answer", qname=US_EAST_1_SQS)
+def test_sqs_down_alone_still_gets_the_event_out(store, events, chaos_dns, chaos_dynamodb) -> None:
+    assert store.save(ADA) == "us-east-1"  # DynamoDB is fine
+    assert events.publish(ADA, "us-east-1") == "us-east-1"  # the queue's warm connection rides it out
+    chaos_dynamodb.close_connections()  # every endpoint (SQS too) turns its pooled connections over
+    assert events.publish(ADA, "us-east-1") == "us-west-2"  # now SQS in us-east-1 is unreachable
+    assert chaos_dns.log.count(US_EAST_1_SQS) >= 1
