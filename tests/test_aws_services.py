@@ -23,7 +23,8 @@ REGIONS = ("us-east-1", "eu-west-1")
 
 @pytest.fixture(scope="module")
 def harness() -> Iterator[Harness]:
-    config = HarnessConfig(app_profile=None, regions=REGIONS, resolver_timeout=0.5, resolver_attempts=1)
+    config = HarnessConfig(app_profile=None, regions=REGIONS, resolver_timeout=0.5, resolver_attempts=1,
+                           service_health_checks=True)
     with Harness(config) as harness:
         yield harness
 
@@ -46,7 +47,7 @@ def test_every_service_name_resolves_to_its_own_nodes(harness: Harness, chaos: C
         endpoint = harness.dynamodb.region(region).endpoint(service)
         infos = socket.getaddrinfo(f"{service}.{region}.amazonaws.com", endpoint.port, type=socket.SOCK_STREAM)
         assert sorted({info[4][0] for info in infos}) == sorted(endpoint.nodes)
-        assert set(harness.health.published(endpoint.hostname)) == set(endpoint.nodes)
+        assert set(harness.health.published(endpoint.hostname)) == set(endpoint.nodes)  # checked, all healthy
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -95,6 +96,14 @@ def test_network_faults_pick_a_service_by_name(harness: Harness, chaos: Chaos) -
         chaos.inject("network.partition", {"region": "us-east-1", "service": "kafka"})
     sqs.close()
     dynamodb.close()
+
+
+def test_health_faults_reach_a_service_by_its_hostname(harness: Harness, chaos: Chaos) -> None:
+    sqs = harness.dynamodb.region("us-east-1").endpoint("sqs")
+    with chaos.inject("health.kill_target", {"group": sqs.hostname, "target": 0}):
+        harness.health.wait_for_state(0, False, group=sqs.hostname, timeout=5)
+        with pytest.raises(EndpointConnectionError):
+            client(harness, "sqs", "us-east-1").list_queues()  # the node is down (fail-open keeps it in DNS)
 
 
 def test_unknown_service_names_are_refused() -> None:

@@ -140,3 +140,28 @@ def test_connection_max_age_from_the_ini_and_per_test(pytester: pytest.Pytester)
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     result.assert_outcomes(passed=2)
+
+
+def test_any_region_and_its_other_services(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_regions="""
+        import pytest
+        from botocore.exceptions import EndpointConnectionError
+
+        @pytest.mark.chaos("dynamodb.throttle", region="eu-west-1")
+        def test_a_marker_names_eu_west_1(chaos_dynamodb, chaos_aws):
+            assert chaos_dynamodb.regions == ["us-east-1", "eu-west-1"]
+            assert chaos_aws.endpoint_url("sqs", "eu-west-1").startswith("http://sqs.eu-west-1.amazonaws.com:")
+            sqs = chaos_aws.client("sqs", "eu-west-1")
+            assert "QueueUrl" in sqs.create_queue(QueueName="orders")
+
+        def test_sqs_unresolvable(chaos, chaos_aws):
+            sqs = chaos_aws.client("sqs", "us-east-1", retries={"max_attempts": 1})
+            chaos.inject("dns.empty_answer", qname="sqs.us-east-1.amazonaws.com")
+            with pytest.raises(EndpointConnectionError):
+                sqs.list_queues()
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-regions", "us-east-1,eu-west-1", timeout=120)
+    result.assert_outcomes(passed=2)
+    bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-regions", "us-east-1,mars-north-1", timeout=60)
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--chaos-regions / chaos_regions: unknown DynamoDB region 'mars-north-1'*"])

@@ -112,6 +112,15 @@ class PluginSettings:
         if routing not in ROUTING_CHOICES:
             raise pytest.UsageError(f"--chaos-dns-routing / chaos_dns_routing: expected 'tests' or 'session', got {routing!r}")
         regions = _shape_option(config, "chaos-regions")
+        region_list = tuple(regions.replace(",", " ").split()) if regions else None
+        if region_list is not None:
+            from harness.dynamodb.regions import validate_regions
+            from harness.errors import ConfigError
+
+            try:
+                validate_regions(region_list)
+            except ConfigError as exc:
+                raise pytest.UsageError(f"--chaos-regions / chaos_regions: {exc}") from None
         return cls(
             report_dir=config.getoption("chaos_report_dir"),
             toxiproxy_url=config.getoption("chaos_toxiproxy_url"),
@@ -122,7 +131,7 @@ class PluginSettings:
             resolver_timeout=_seconds(config, "chaos-resolver-timeout", MAX_TIMEOUT),
             resolver_attempts=_whole(config, "chaos-resolver-attempts", MAX_ATTEMPTS),
             connection_max_age=_seconds(config, "chaos-connection-max-age"),
-            regions=tuple(r.strip() for r in regions.replace(",", " ").split()) if regions else None,
+            regions=region_list,
             dns_routing=routing,
         )
 
