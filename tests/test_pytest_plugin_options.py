@@ -165,3 +165,23 @@ def test_any_region_and_its_other_services(pytester: pytest.Pytester) -> None:
     bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-regions", "us-east-1,mars-north-1", timeout=60)
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--chaos-regions / chaos_regions: unknown DynamoDB region 'mars-north-1'*"])
+
+
+def test_a_bad_option_to_chaos_inject_is_one_error_line_under_the_test_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_typo="""
+        import pytest
+        from harness.errors import FaultOptionError
+
+        def test_typo(chaos):
+            chaos.inject("dns.empty_answer", qnme="x")
+
+        def test_still_catchable(chaos):
+            with pytest.raises(FaultOptionError, match="unknown option 'qnme'"):
+                chaos.inject("dns.empty_answer", qnme="x")
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    failure = result.stdout.str().split("_ test_typo _", 1)[1].split("short test summary", 1)[0]
+    assert "harness.errors.FaultOptionError: dns.empty_answer: unknown option 'qnme'; known options:" in failure
+    assert "faults/base.py" not in failure and "harness/chaos.py" not in failure  # no harness frames
+    assert len([line for line in failure.splitlines() if line.startswith("E ")]) == 1

@@ -143,6 +143,14 @@ def test_slo_math_on_known_records():
     assert results["lost_writes"].passed and results["lost_writes"].measured == 0
 
 
+def test_failover_and_recovery_are_zero_without_a_fault():
+    records = [rec(i / 10, True) for i in range(60)]
+    sc = parse_scenario(SCENARIO, "r.yaml")
+    results = {r.spec.kind: r for r in evaluate(sc.steady_state, records, [], WriteAudit(checked=3), 6.0)}
+    for kind in ("time_to_failover", "time_to_recover"):
+        assert (results[kind].passed, results[kind].measured) == (True, 0.0), results[kind].detail
+
+
 def test_percentile_is_nearest_rank():
     values = list(range(1, 101))
     assert percentile(values, 99) == 99 and percentile(values, 50) == 50 and percentile([], 99) is None

@@ -184,6 +184,8 @@ def _evaluate_one(spec: SLOSpec, records: Sequence[RequestRecord], found: list[I
             return SLOResult(spec, False, None, "no requests were made")
         detail = f"p99 {p99 * 1000:.0f}ms, p50 {percentile([r.latency for r in load], 50) * 1000:.0f}ms over {len(load)} requests"
         return SLOResult(spec, p99 <= spec.threshold, p99, detail)
+    if spec.kind in ("time_to_failover", "time_to_recover") and not found:
+        return SLOResult(spec, True, 0.0, "no fault was injected: nothing failed, 0 s")
     if spec.kind == "time_to_failover":
         return _worst(spec, [(i, i.failover) for i in found], "fault window",
                       "service did not come back while the fault at {start:.1f}s was active")

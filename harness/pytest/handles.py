@@ -251,8 +251,16 @@ class ChaosFaults:
 
     def inject(self, fault: str, options: Mapping[str, Any] | None = None, /, **kw: Any) -> "ActiveFault":
         """Start ``fault`` (e.g. ``"dns.empty_answer"``) with its options; returns a handle that is also a
-        context manager. Without ``with`` it stays active until ``clear()`` or the end of the test."""
-        return self._chaos.inject(fault, dict(options or {}, **kw))
+        context manager. Without ``with`` it stays active until ``clear()`` or the end of the test.
+
+        A wrong name or option raises its ``HarnessError`` (``FaultOptionError``, ``UnknownFaultError``)
+        with the harness's own frames hidden, so the test report shows the test's line and one
+        error line, as for the marker."""
+        __tracebackhide__ = True
+        try:
+            return self._chaos.inject(fault, dict(options or {}, **kw))
+        except HarnessError as exc:
+            raise exc.with_traceback(None) from None
 
     def clear(self, handle: "ActiveFault | None" = None) -> None:
         """Clear one injected fault, or every active fault when no handle is given."""
