@@ -138,3 +138,21 @@ def test_app_profile_and_overrides_are_checked():
     assert error_of(VALID + "app: {profile: naive, colour: 1}\n").startswith("s.yaml:11: app.colour: unknown app setting")
     sc = parse_scenario(VALID + "app: {profile: naive, cache_ttl: 5}\n", "s.yaml")
     assert (sc.app.profile, sc.app.overrides) == ("naive", {"cache_ttl": 5})
+
+
+def test_setup_resolver_is_wall_time_and_checked():
+    text = VALID.replace("load:", "setup:\n  resolver: {timeout: 1s, attempts: 1}\nload:")
+    setup = parse_scenario(text, "s.yaml").setup
+    assert (setup.resolver_timeout, setup.resolver_attempts) == (1.0, 1)  # not divided by time_scale 60
+    assert parse_scenario(VALID, "s.yaml").setup.resolver_timeout is None  # default: the host's glibc
+    assert "glibc waits at most 30s per attempt" in error_of(text.replace("timeout: 1s", "timeout: 1m"))
+    assert "resolver.attempts" in error_of(text.replace("attempts: 1", "attempts: 9"))
+
+
+def test_the_resolver_a_scenario_asks_for_is_what_its_harness_uses():
+    from harness.environment import Harness
+
+    scenario = parse_scenario(VALID.replace("load:", "setup:\n  resolver: {timeout: 2s}\nload:"), "s.yaml")
+    with Harness.for_scenario(scenario, with_app=False) as harness:
+        options = harness.resolver.options
+    assert options.timeout == 2.0 and "setup.resolver" in options.source
