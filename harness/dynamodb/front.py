@@ -146,7 +146,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.connections: set[socket.socket] = set()
         self._busy: set[socket.socket] = set()
         self._closing: set[socket.socket] = set()  # busy when told to close: closed after their response
-        self._conn_lock = threading.Lock()
+        self._conn_lock = threading.Condition()  # notified when a connection is gone
 
     def process_request(self, request: socket.socket, client_address: Any) -> None:
         with self._conn_lock:
@@ -158,6 +158,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             self.connections.discard(request)
             self._busy.discard(request)
             self._closing.discard(request)
+            self._conn_lock.notify_all()
         super().shutdown_request(request)
 
     def set_busy(self, conn: socket.socket, busy: bool) -> bool:
@@ -173,15 +174,17 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         with self._conn_lock:
             return conn in self._closing
 
-    def close_connections(self) -> int:
-        """Close every kept-alive connection: idle ones at once, busy ones after their response."""
+    def close_connections(self, timeout: float = 5.0) -> int:
+        """Close every kept-alive connection: idle ones at once (returns once their handlers let go
+        of them, at most ``timeout`` s), busy ones after their response."""
         with self._conn_lock:
-            for conn in self.connections:
-                if conn in self._busy:
-                    self._closing.add(conn)
-                else:
-                    _shutdown(conn)
-            return len(self.connections)
+            count = len(self.connections)
+            idle = [conn for conn in self.connections if conn not in self._busy]
+            self._closing.update(self.connections - set(idle))
+            for conn in idle:
+                _shutdown(conn)
+            self._conn_lock.wait_for(lambda: self.connections.isdisjoint(idle), timeout)
+            return count
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Peers vanish during network faults (reset, blackhole); that is expected, not an error."""
