@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -16,10 +17,20 @@ from harness.errors import ConfigError
 from harness.loopback import LoopbackPool, bind_socket, shared_port
 
 
+@functools.cache
+def _known_services() -> frozenset[str]:
+    return frozenset(botocore.session.get_session().get_available_services())
+
+
 def known_regions() -> list[str]:
     """Regions botocore knows DynamoDB in (all partitions), for validating configuration."""
+    return list(_known_regions())
+
+
+@functools.cache
+def _known_regions() -> tuple[str, ...]:
     session = botocore.session.get_session()
-    return sorted({r for p in session.get_available_partitions() for r in session.get_available_regions("dynamodb", p)})
+    return tuple(sorted({r for p in session.get_available_partitions() for r in session.get_available_regions("dynamodb", p)}))
 
 
 def validate_regions(regions: Sequence[str]) -> list[str]:
@@ -54,7 +65,7 @@ DEFAULT_SERVICES = ("sts", "sqs", "sns", "s3", "lambda", "kinesis", "secretsmana
 def validate_services(services: Sequence[str]) -> list[str]:
     """Service names as botocore spells them (endpoint prefixes), each once, DynamoDB excluded."""
     services = [services] if isinstance(services, str) else list(services)
-    known = set(botocore.session.get_session().get_available_services())
+    known = _known_services()
     for name in services:
         if name == "dynamodb":
             raise ConfigError("'dynamodb' is always served; list only the other services")
