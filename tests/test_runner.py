@@ -54,6 +54,20 @@ def test_resilient_app_passes_and_the_fault_ran_on_schedule():
     assert no_drill_threads()
 
 
+def test_the_report_says_which_resolver_settings_the_drill_ran_with():
+    from types import SimpleNamespace
+
+    from harness.report import render_html
+    from harness.resolver import ResolverOptions
+
+    sc = parse_scenario(SCENARIO, "r.yaml")
+    with DrillEnvDouble("failover") as env:
+        env.resolver = SimpleNamespace(options=ResolverOptions(1.0, 2, source="host: /etc/resolv.conf"))
+        report = run_drill(sc, env).to_dict()
+    assert report["resolver"] == {"timeout": 1.0, "attempts": 2, "source": "host: /etc/resolv.conf"}
+    assert "timeout 1s x 2 (host: /etc/resolv.conf)" in render_html(report)
+
+
 def test_naive_app_fails_success_rate_and_failover_but_recovers():
     sc = parse_scenario(SCENARIO, "r.yaml")
     with DrillEnvDouble("fail") as env:
