@@ -120,15 +120,22 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """After the test's own fixtures are torn down, nothing it injected may stay active."""
+    """After the test's own fixtures are torn down, nothing it injected may stay active.
+
+    The last teardown of the session also finalises session-scoped fixtures, which may still talk
+    to the harness by name (deleting what they created), so names stay routed for it."""
+    uses_chaos = bool(item.stash.get(_MARKED, [])) or _uses_chaos(item)
+    session = session_of(item.config)
+    if nextitem is None and session.started:
+        session.begin_test()
     try:
         return (yield)
     finally:
-        if item.stash.get(_MARKED, []) or _uses_chaos(item):
-            session = session_of(item.config)
-            try:
+        try:
+            if uses_chaos:
                 session.clear_faults()
-            finally:
+        finally:
+            if uses_chaos or nextitem is None:
                 session.end_test()
 
 

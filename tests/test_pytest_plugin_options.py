@@ -185,3 +185,34 @@ def test_a_bad_option_to_chaos_inject_is_one_error_line_under_the_test_line(pyte
     assert "harness.errors.FaultOptionError: dns.empty_answer: unknown option 'qnme'; known options:" in failure
     assert "faults/base.py" not in failure and "harness/chaos.py" not in failure  # no harness frames
     assert len([line for line in failure.splitlines() if line.startswith("E ")]) == 1
+
+
+def test_session_fixtures_still_reach_the_harness_when_they_are_torn_down(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_teardown=f"""
+        import socket
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def table(chaos_dynamodb):
+            client = chaos_dynamodb.client("us-east-1")
+            client.create_table(TableName="scratch", KeySchema=[{{"AttributeName": "k", "KeyType": "HASH"}}],
+                                AttributeDefinitions=[{{"AttributeName": "k", "AttributeType": "S"}}],
+                                BillingMode="PAY_PER_REQUEST")
+            yield "scratch"
+            client.close()
+            with open("teardown.txt", "w") as out:  # the name still resolves through the harness here
+                out.write(socket.gethostbyname("{EAST}"))
+
+        def test_uses_it(table):
+            pass
+
+        def test_plain_last():  # resolved by the host (NXDOMAIN offline, AWS's addresses online)
+            try:
+                address = socket.gethostbyname("{EAST}")
+            except socket.gaierror:
+                address = None
+            assert address is None or not address.startswith("127.")
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(passed=2)
+    assert (pytester.path / "teardown.txt").read_text().startswith("127.")
