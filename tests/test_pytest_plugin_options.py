@@ -7,7 +7,6 @@ names the way the host does whatever ran before it; a chaos test resolves them t
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 
