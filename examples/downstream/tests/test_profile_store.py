@@ -51,6 +51,7 @@ def test_warm_pool_keeps_using_us_east_1_under_an_empty_answer(store, chaos, cha
 
 def test_recycled_pool_fails_over_under_an_empty_answer(store, chaos, chaos_dynamodb) -> None:
     store.save(ADA)
+    chaos_dynamodb.wait_replicated(timeout=5)  # so us-west-2 has the profile to serve
     with chaos.inject("dns.empty_answer", qname=US_EAST_1):
         chaos_dynamodb.close_connections()  # the endpoints turn every pooled connection over
         assert store.load("u1") == ADA
@@ -60,6 +61,7 @@ def test_recycled_pool_fails_over_under_an_empty_answer(store, chaos, chaos_dyna
 def test_connections_past_their_age_fail_over_too(store, chaos, chaos_dynamodb) -> None:
     chaos_dynamodb.connection_max_age = 1e-6  # every response closes its connection (this test only)
     store.save(ADA)
+    chaos_dynamodb.wait_replicated(timeout=5)
     with chaos.inject("dns.empty_answer", qname=US_EAST_1):
         assert store.load("u1") == ADA
         assert store.last_region == "us-west-2"
