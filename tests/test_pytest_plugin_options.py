@@ -153,14 +153,20 @@ def test_any_region_and_its_other_services(pytester: pytest.Pytester) -> None:
             sqs = chaos_aws.client("sqs", "eu-west-1")
             assert "QueueUrl" in sqs.create_queue(QueueName="orders")
 
+        def test_health_faults_reach_sqs_by_name(chaos, chaos_health):
+            group = "sqs.us-east-1.amazonaws.com"
+            chaos.inject("health.fail_checks", group=group, target=0)
+            chaos_health.wait_for_state(0, False, group=group, timeout=5)
+
         def test_sqs_unresolvable(chaos, chaos_aws):
             sqs = chaos_aws.client("sqs", "us-east-1", retries={"max_attempts": 1})
             chaos.inject("dns.empty_answer", qname="sqs.us-east-1.amazonaws.com")
             with pytest.raises(EndpointConnectionError):
                 sqs.list_queues()
     """)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-regions", "us-east-1,eu-west-1", timeout=120)
-    result.assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-regions", "us-east-1,eu-west-1",
+                                           "--chaos-service-health-checks", "true", timeout=120)
+    result.assert_outcomes(passed=3)
     bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos-regions", "us-east-1,mars-north-1", timeout=60)
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--chaos-regions / chaos_regions: unknown DynamoDB region 'mars-north-1'*"])

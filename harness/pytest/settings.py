@@ -28,6 +28,9 @@ _SHAPE_OPTIONS = (
      "the endpoints close a client connection after SECONDS, so pools turn over and resolve names again "
      "(default: never; per test: chaos_dynamodb.connection_max_age / close_connections())"),
     ("chaos-regions", "REGION,...", "regions the session harness runs (default us-east-1,us-west-2; first is primary)"),
+    ("chaos-service-health-checks", "true|false",
+     "health-check the other services' endpoints (sqs, sts, ...) too, so health.* faults reach them by name "
+     "(default false: it costs CPU)"),
     ("chaos-dns-routing", "tests|session",
      "when managed names (*.amazonaws.com, *.chaos.test) resolve through the harness: 'tests' (default) only "
      "while a test using a chaos fixture or marker runs; 'session': from session start for every test"),
@@ -87,6 +90,15 @@ def _whole(config: pytest.Config, name: str, maximum: int) -> int | None:
     return int(text)
 
 
+def _flag(config: pytest.Config, name: str) -> bool:
+    text = _shape_option(config, name)
+    if text is None:
+        return False
+    if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+        raise pytest.UsageError(f"--{name} / {name.replace('-', '_')}: expected true or false, got {text!r}")
+    return text.lower() in ("true", "yes", "1")
+
+
 @dataclass(frozen=True)
 class PluginSettings:
     """What the options say, validated once per session."""
@@ -102,6 +114,7 @@ class PluginSettings:
     connection_max_age: float | None = None
     regions: tuple[str, ...] | None = None
     dns_routing: str = "tests"
+    service_health_checks: bool = False
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "PluginSettings":
@@ -133,6 +146,7 @@ class PluginSettings:
             connection_max_age=_seconds(config, "chaos-connection-max-age"),
             regions=region_list,
             dns_routing=routing,
+            service_health_checks=_flag(config, "chaos-service-health-checks"),
         )
 
     def harness_config(self) -> Any:
@@ -143,7 +157,8 @@ class PluginSettings:
         return HarnessConfig(seed=self.seed or 0, app_profile=self.app, toxiproxy_url=self.toxiproxy_url,
                              resolver_timeout=self.resolver_timeout, resolver_attempts=self.resolver_attempts,
                              resolver_source="explicit: --chaos-resolver-timeout/--chaos-resolver-attempts",
-                             connection_max_age=self.connection_max_age, route_dns=False, **shape)
+                             connection_max_age=self.connection_max_age, route_dns=False,
+                             service_health_checks=self.service_health_checks, **shape)
 
     def resolver_options(self) -> Any:
         """What the session's in-process resolver will use (for the report header)."""
