@@ -59,6 +59,15 @@ def fault_class(name: str) -> type["Fault"]:
         ) from None
 
 
+def option(default: Any, help: str, unit: str = "") -> Any:
+    """A fault option: its default, what it means and its unit (``"ms"``, ``"s"``, ...).
+
+    The meaning and unit travel with the class, so ``chaos-harness list`` and the README's fault
+    table (``faults.catalog``) are produced from the same source as the validation.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "unit": unit})
+
+
 def create_fault(fault: str, options: Mapping[str, Any] | None = None, /, **kw: Any) -> "Fault":
     """Build a fault by its registered name from plain options (validated, coerced).
 
@@ -123,9 +132,9 @@ class Fault:
     name: ClassVar[str]
     summary: ClassVar[str] = ""
 
-    probability: float = 1.0
-    seed: int = 0
-    duration: float | None = None
+    probability: float = option(1.0, "share of occurrences affected, drawn from a generator seeded by seed", "0..1")
+    seed: int = option(0, "seed of the probability draws: the same seed repeats a run exactly")
+    duration: float | None = option(None, "clear the fault by itself after this long (none: until cleared)", "s")
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.probability <= 1.0) or math.isnan(self.probability):

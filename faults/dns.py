@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from dnslib import QTYPE
 
-from faults.base import Environment, Fault, register
+from faults.base import Environment, Fault, option, register
 from harness.dns.context import QueryContext
 from harness.dns.zone import normalize_name
 from harness.errors import FaultOptionError
@@ -39,8 +39,8 @@ class DnsFault(Fault):
     ``qtype``: record types it applies to ("A", "AAAA", ...); empty means every type.
     """
 
-    qname: tuple[str, ...] = ("*",)
-    qtype: tuple[str, ...] = ()
+    qname: tuple[str, ...] = option(("*",), "names or shell patterns the fault answers for (alias: name)")
+    qtype: tuple[str, ...] = option((), "record types it applies to, e.g. A, AAAA (empty: every type)")
 
     def validate(self) -> None:
         patterns = tuple(normalize_name(p) for p in self.qname)
@@ -98,7 +98,7 @@ class EmptyAnswer(DnsFault):
 
     name: ClassVar[str] = "dns.empty_answer"
     summary: ClassVar[str] = "answer NOERROR with no records"
-    soa: bool = True
+    soa: bool = option(True, "include the zone SOA, so resolvers cache the empty answer for the negative TTL")
 
     def act(self, ctx: QueryContext) -> None:
         ctx.set_negative("NOERROR", soa=self.soa)
@@ -159,7 +159,7 @@ class Delay(DnsFault):
 
     name: ClassVar[str] = "dns.delay"
     summary: ClassVar[str] = "answer after a set latency"
-    latency: float = 1.0
+    latency: float = option(1.0, "how late the answer comes", "s")
 
     def validate(self) -> None:
         super().validate()
@@ -180,7 +180,7 @@ class WrongAddress(DnsFault):
 
     name: ClassVar[str] = "dns.wrong_address"
     summary: ClassVar[str] = "answer with other addresses"
-    addresses: tuple[str, ...] = (UNBOUND_LOOPBACK,)
+    addresses: tuple[str, ...] = option((UNBOUND_LOOPBACK,), "the addresses answered instead (default: one nothing listens on)")
 
     def validate(self) -> None:
         super().validate()

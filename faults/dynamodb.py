@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from faults.base import Environment, Fault, register
+from faults.base import Environment, Fault, option, register
 from harness.dynamodb import awsjson
 from harness.dynamodb.awsjson import AwsError
 from harness.errors import FaultOptionError
@@ -34,8 +34,8 @@ def dynamodb_operations() -> list[str]:
 class ServiceErrorFault(Fault):
     """Shared shape of the service-error faults: which regions and operations, which error."""
 
-    region: tuple[str, ...] = ("us-east-1",)
-    operation: tuple[str, ...] = ()  # empty: every operation
+    region: tuple[str, ...] = option(("us-east-1",), "region(s) whose DynamoDB answers with the error")
+    operation: tuple[str, ...] = option((), "DynamoDB operations hit, e.g. PutItem, GetItem (empty: every operation)")
     targets: list[Any] = field(default_factory=list, init=False, repr=False)
 
     def validate(self) -> None:
@@ -70,8 +70,8 @@ class Throttle(ServiceErrorFault):
     name: ClassVar[str] = "dynamodb.throttle"
     summary: ClassVar[str] = "requests throttled (HTTP 400 ProvisionedThroughputExceededException or ThrottlingException)"
 
-    error: Literal["ProvisionedThroughputExceededException", "ThrottlingException"] = (
-        "ProvisionedThroughputExceededException"
+    error: Literal["ProvisionedThroughputExceededException", "ThrottlingException"] = option(
+        "ProvisionedThroughputExceededException", "which throttling error code DynamoDB answers"
     )
 
     def aws_error(self) -> AwsError:

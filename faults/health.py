@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from faults.base import Environment, Fault, register
+from faults.base import Environment, Fault, option, register
 from harness.errors import ConfigError, FaultOptionError
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 class HealthFault(Fault):
     """Shared by the family: finds the checker and the group, joins and leaves its fault list."""
 
-    group: str | None = None  # DNS name of the checked group; None = the checker's only group
+    group: str | None = option(None, "DNS name of the checked group, e.g. dynamodb.us-east-1.amazonaws.com (none: the only group)")
 
     def start(self, env: Environment) -> None:
         self.attach(env).add_fault(self)
@@ -62,7 +62,7 @@ class HealthFault(Fault):
 class TargetFault(HealthFault):
     """A fault on one target of the group: ``target`` is its index or address (default the first)."""
 
-    target: int | str = 0
+    target: int | str = option(0, "the target by 0-based index or address")
 
     def bind(self, checker: "HealthChecker") -> None:
         super().bind(checker)
@@ -120,11 +120,11 @@ class Flap(TargetFault):
     name = "health.flap"
     summary = "a target's health checks alternate between failing and passing"
 
-    period: float = 1.0
-    duty: float = 0.5
-    jitter: int = 0
-    target_down: bool = False
-    propagation: int = 0
+    period: float = option(1.0, "length of one failing+passing cycle", "s")
+    duty: float = option(0.5, "share of each cycle the checks fail", "0..1")
+    jitter: int = option(0, "seeded +/- change of each phase's length", "rounds")
+    target_down: bool = option(False, "the target's data path is really down while failing (not just its checks)")
+    propagation: int = option(0, "rounds the data path stays down after checks pass again (needs target_down)", "rounds")
 
     def validate(self) -> None:
         if not (math.isfinite(self.period) and self.period > 0):

@@ -2,6 +2,8 @@
 
 Every node of ``dynamodb.<region>.amazonaws.com`` is a Toxiproxy proxy, so a fault targets a whole
 region or single nodes (``node``: 0-based index or proxy name such as ``dynamodb-us-east-1-n2``).
+``service`` picks another service's endpoint in the region instead (``sqs`` -> the nodes of
+``sqs.<region>.amazonaws.com``, proxies such as ``sqs-us-east-1-n1``).
 ``toxicity`` is Toxiproxy's per-connection share; ``probability`` (seeded) picks which of the
 targeted nodes are affected, so "one node in three is sick" repeats exactly for a seed.
 """
@@ -13,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from faults.base import Environment, Fault, register
+from faults.base import Environment, Fault, option, register
 from harness.errors import ComponentMissingError, ConfigError, FaultOptionError
 
 _toxic_ids = itertools.count(1)
@@ -23,17 +25,18 @@ _toxic_ids = itertools.count(1)
 class NodeFault(Fault):
     """Options and node selection shared by every network fault."""
 
-    region: tuple[str, ...] = ("us-east-1",)
-    node: tuple[int | str, ...] = ()  # empty: every node of the region(s)
+    region: tuple[str, ...] = option(("us-east-1",), "region(s) whose endpoint nodes are hit")
+    node: tuple[int | str, ...] = option((), "nodes by 0-based index or proxy name (empty: every node)")
+    service: str = option("dynamodb", "whose endpoint: dynamodb, or another service such as sqs or sts")
 
     def select_proxies(self, env: Environment) -> list[str]:
         """Proxy names of the targeted nodes that this run's seeded draw affects."""
         dynamodb = self.component(env, "dynamodb", "mocked DynamoDB regions")
-        regions = dynamodb.select(self.region)
+        regions = [region.endpoint(self.service) for region in dynamodb.select(self.region)]
         names: list[str] = []
         for region in regions:
             if region.port is None:
-                raise ComponentMissingError(f"fault {self.name} needs endpoint nodes (proxies) for {region.name}")
+                raise ComponentMissingError(f"fault {self.name} needs endpoint nodes (proxies) for {region.hostname}")
             for which in self.node or range(len(region.nodes)):
                 if isinstance(which, str) and which not in region.proxy_names and len(regions) > 1:
                     continue  # a node named in another of the selected regions
@@ -49,8 +52,8 @@ class ToxicFault(NodeFault):
     """A fault that is one Toxiproxy toxic on each affected node."""
 
     toxic_type: ClassVar[str]
-    stream: Literal["downstream", "upstream"] = "downstream"
-    toxicity: float = 1.0
+    stream: Literal["downstream", "upstream"] = option("downstream", "direction: downstream (to the client) or upstream")
+    toxicity: float = option(1.0, "share of connections the toxic acts on (Toxiproxy's toxicity)", "0..1")
     toxics: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
 
     def validate(self) -> None:
@@ -90,8 +93,8 @@ class Latency(ToxicFault):
     name: ClassVar[str] = "network.latency"
     summary: ClassVar[str] = "add latency (ms, +/- jitter) to data through the nodes"
     toxic_type: ClassVar[str] = "latency"
-    latency: int = 1000
-    jitter: int = 0
+    latency: int = option(1000, "delay added to data through the nodes", "ms")
+    jitter: int = option(0, "random +/- variation of the latency", "ms")
 
 
 
@@ -101,7 +104,7 @@ class Reset(ToxicFault):
     name: ClassVar[str] = "network.reset"
     summary: ClassVar[str] = "connections reset (TCP RST) after timeout ms"
     toxic_type: ClassVar[str] = "reset_peer"
-    timeout: int = 0
+    timeout: int = option(0, "reset connections after this long (0: at once)", "ms")
 
 
 
@@ -111,7 +114,7 @@ class Blackhole(ToxicFault):
     name: ClassVar[str] = "network.blackhole"
     summary: ClassVar[str] = "data silently dropped; connections hang (closed after timeout ms if > 0)"
     toxic_type: ClassVar[str] = "timeout"
-    timeout: int = 0
+    timeout: int = option(0, "close the connection after this long (0: hang forever)", "ms")
 
 
 
@@ -121,7 +124,7 @@ class Bandwidth(ToxicFault):
     name: ClassVar[str] = "network.bandwidth"
     summary: ClassVar[str] = "limit throughput to rate KB/s"
     toxic_type: ClassVar[str] = "bandwidth"
-    rate: int = 1
+    rate: int = option(1, "throughput limit", "KB/s")
 
 
 
@@ -131,7 +134,7 @@ class SlowClose(ToxicFault):
     name: ClassVar[str] = "network.slow_close"
     summary: ClassVar[str] = "delay closing connections by delay ms"
     toxic_type: ClassVar[str] = "slow_close"
-    delay: int = 1000
+    delay: int = option(1000, "how long closing a connection is delayed", "ms")
 
 
 
@@ -141,7 +144,7 @@ class LimitData(ToxicFault):
     name: ClassVar[str] = "network.limit_data"
     summary: ClassVar[str] = "close connections after bytes bytes"
     toxic_type: ClassVar[str] = "limit_data"
-    bytes: int = 0
+    bytes: int = option(0, "close each connection after this much data", "bytes")
 
 
 

@@ -52,6 +52,11 @@ class ActiveFault:
         self.chaos.clear(self)
 
     def wait_cleared(self, timeout: float) -> None:
+        """Block until the fault is cleared (its ``duration`` ran out, or someone cleared it).
+
+        Raises ``harness.errors.TimeoutExpired`` (a ``HarnessError``) if it is still active after
+        ``timeout`` seconds; the fault stays active then.
+        """
         self.chaos.changed.wait_for(lambda: not self.active, timeout, f"fault {self.name} to clear")
 
     def __enter__(self) -> "ActiveFault":

@@ -89,9 +89,15 @@ def _drill_environment(args: argparse.Namespace, scenario: Any) -> Iterator[Any]
 def cmd_list(args: argparse.Namespace) -> int:
     from harness.scenario import builtin_scenarios, load_scenario
 
+    from faults.catalog import describe_faults
+
+    print("scenarios:")
     for name, path in builtin_scenarios().items():
         scenario = load_scenario(str(path))
         print(f"{name:34} {scenario.wall_duration:6.1f}s  {scenario.title}")
+    print("\nfaults (option (unit)  meaning [default]):")
+    for line in describe_faults():
+        print(line)
     return EXIT_OK
 
 
@@ -297,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     drill_options(sub.add_parser("drill", help="run a scenario with a live display and write reports"))
     drill_options(sub.add_parser("gate", help="run a scenario for CI: exit 0 pass, 1 fail, 2 error, 3 inconclusive"))
-    sub.add_parser("list", help="list built-in scenarios")
+    sub.add_parser("list", help="list built-in scenarios and every fault with its options' units and meanings")
     p = sub.add_parser("validate", help="check a scenario file without running it")
     p.add_argument("scenario")
     p = sub.add_parser("up", help="start the harness and print its addresses until Ctrl-C")

@@ -30,12 +30,13 @@ from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.dynamodb import DynamoRegions
 from harness.dynamodb.backends import validate_moto_url
+from harness.dynamodb.regions import DEFAULT_SERVICES
 from harness.errors import ConfigError
 from harness.health import HealthChecker, Target, TcpCheck
 from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
 from harness.proxies import ProxyLayer
-from harness.resolver import DnsCache, ResolverOptions, use_harness_dns
+from harness.resolver import DnsCache, HarnessResolver, ResolverOptions, routing
 from sample_app.config import AppConfig, BreakerSettings, RetrySettings, Timeouts
 from sample_app.tables import TABLE_SPECS
 
@@ -50,6 +51,13 @@ class HarnessConfig:
     seed: int = 0
     regions: tuple[str, ...] = ("us-east-1", "us-west-2")
     nodes: int = 3
+    #: Other AWS services every region serves (``<service>.<region>.amazonaws.com`` -> nodes -> moto).
+    services: tuple[str, ...] = DEFAULT_SERVICES
+    service_nodes: int = 1
+    #: Health-check the other services' endpoints too, so ``health.*`` faults (``group=`` e.g.
+    #: "sqs.us-east-1.amazonaws.com") act on them. Off by default: every probe of every node costs
+    #: about a millisecond of CPU ten times a second, which would quadruple an idle harness's load.
+    service_health_checks: bool = False
     replication_lag: float = 0.05
     #: "resilient", "naive", or None for no app.
     app_profile: str | None = "resilient"
@@ -57,8 +65,16 @@ class HarnessConfig:
     app_replicas: int = 1
     #: None: TOXIPROXY_URL / 127.0.0.1:8474 if a Toxiproxy answers there, else the embedded server.
     toxiproxy_url: str | None = None
-    resolver_timeout: float = 0.5
-    resolver_attempts: int = 2
+    #: The in-process resolver's per-attempt timeout (s) and attempts. None (the default): what
+    #: glibc on this machine uses (/etc/resolv.conf, then $RES_OPTIONS; 5 s x 2 when unset), so a
+    #: ``dns.timeout`` fault costs what it costs in production. Set them to make tests faster.
+    resolver_timeout: float | None = None
+    resolver_attempts: int | None = None
+    #: Who set the explicit values, for reports ("HarnessConfig", "scenario setup.resolver", ...).
+    resolver_source: str = "explicit: HarnessConfig"
+    #: Route managed names through the harness DNS for the harness's whole life (CLI, drills). The
+    #: pytest plugin passes False and routes only while a chaos test runs (``routing(harness.resolver)``).
+    route_dns: bool = True
     #: Client-side DNS cache (how long answers / negative answers are kept); both None: no cache.
     dns_max_ttl: float | None = None
     dns_negative_ttl: float | None = None
@@ -90,6 +106,17 @@ class HarnessConfig:
             raise ConfigError(f"app_replicas must be a whole number from 1 to 20, got {self.app_replicas!r}")
         if self.moto_url is not None:
             self.moto_url = validate_moto_url(self.moto_url)
+
+    def resolver_options(self) -> ResolverOptions:
+        """The resolver's patience: the host's glibc settings, with any explicit field taking over."""
+        host = ResolverOptions.from_host()
+        if self.resolver_timeout is None and self.resolver_attempts is None:
+            return host
+        return ResolverOptions(
+            timeout=host.timeout if self.resolver_timeout is None else self.resolver_timeout,
+            attempts=host.attempts if self.resolver_attempts is None else self.resolver_attempts,
+            source=self.resolver_source,
+        )
 
     def app_config(self, endpoints: Mapping[str, str]) -> AppConfig:
         """The sample app's configuration for this harness's endpoints (profile + overrides)."""
@@ -147,8 +174,10 @@ class Harness:
         cache = None
         if cfg.dns_max_ttl is not None or cfg.dns_negative_ttl is not None:
             cache = DnsCache(max_ttl=cfg.dns_max_ttl, negative_ttl=cfg.dns_negative_ttl)
-        options = ResolverOptions(timeout=cfg.resolver_timeout, attempts=cfg.resolver_attempts)
-        self.resolver = stack.enter_context(use_harness_dns(self.dns_client_address, self.topology.zones, options, cache))
+        options = cfg.resolver_options()
+        self.resolver = HarnessResolver(self.dns_client_address, self.topology.zones, options, cache)
+        if cfg.route_dns:
+            stack.enter_context(routing(self.resolver))
 
         self.proxies = ProxyLayer.connect(cfg.toxiproxy_url, seed=cfg.seed, loop=self.loop)
         stack.callback(self.proxies.close)
@@ -156,7 +185,7 @@ class Harness:
         self.dynamodb = DynamoRegions(
             self.dns, self.proxies, self.pool, cfg.regions, cfg.nodes, cfg.replication_lag,
             port=cfg.dynamodb_port, dns_ttl=cfg.dns_ttl, max_connection_age=cfg.connection_max_age,
-            moto_url=cfg.moto_url,
+            moto_url=cfg.moto_url, services=cfg.services, service_nodes=cfg.service_nodes,
         )
         stack.callback(self.dynamodb.stop)
         self.dynamodb.start()
@@ -171,12 +200,13 @@ class Harness:
             unhealthy_threshold=cfg.unhealthy_threshold,
             max_removal_share=cfg.max_removal_share,
         )
-        for region in self.dynamodb.regions:
+        checked = self.dynamodb.endpoints if cfg.service_health_checks else self.dynamodb.regions
+        for endpoint in checked:
             targets = [
-                Target(address, region.port, check=TcpCheck(), control=_ProxyControl(self.proxies, proxy))
-                for proxy, address in zip(region.proxy_names, region.nodes)
+                Target(address, endpoint.port, check=TcpCheck(), control=_ProxyControl(self.proxies, proxy))
+                for proxy, address in zip(endpoint.proxy_names, endpoint.nodes)
             ]
-            self.health.add_group(region.hostname, targets, ttl=cfg.dns_ttl)
+            self.health.add_group(endpoint.hostname, targets, ttl=cfg.dns_ttl)
 
         if cfg.app_profile is not None:
             endpoints = {region.name: region.endpoint_url for region in self.dynamodb.regions}
@@ -230,8 +260,8 @@ class Harness:
         """TCP services a sandboxed program must reach at their own addresses (nodes, app replicas)."""
         out: list[tuple[str, int]] = []
         if self.dynamodb is not None:
-            for region in self.dynamodb.regions:
-                out += [(address, region.port) for address in region.nodes]
+            for endpoint in self.dynamodb.endpoints:
+                out += [(address, endpoint.port) for address in endpoint.nodes]
         if self.app is not None:
             out += [(address, self.app.port) for address in self.app.addresses]
         return out
@@ -239,14 +269,17 @@ class Harness:
     def client_environment(self) -> dict[str, str]:
         """Variables that point an SDK in any language at this harness (``chaos-harness run``).
 
-        ``AWS_ENDPOINT_URL_DYNAMODB`` is the AWS SDKs' own per-service endpoint variable, so an
-        unmodified client reaches the primary region by name; the per-region URLs are for apps
+        ``AWS_ENDPOINT_URL_DYNAMODB`` (and ``AWS_ENDPOINT_URL_SQS`` etc. for the other services) are
+        the AWS SDKs' own per-service endpoint variables, so an unmodified client reaches the primary
+        region by name; the per-region URLs are for apps
         that fail over. Credentials are dummies unless the caller set real-looking ones.
         """
         env: dict[str, str] = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         if self.dynamodb is not None:
             env["AWS_DEFAULT_REGION"] = self.dynamodb.primary.name
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb.primary.endpoint_url
+            for service, endpoint in self.dynamodb.primary.services.items():
+                env[f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"] = endpoint.endpoint_url
             for region in self.dynamodb.regions:
                 env[f"CHAOS_DYNAMODB_ENDPOINT_{region.name.upper().replace('-', '_')}"] = region.endpoint_url
         if self.app is not None:
@@ -265,6 +298,9 @@ class Harness:
             info["moto"] = self.dynamodb.backend.description
             for region in self.dynamodb.regions:
                 info[f"dynamodb {region.name}"] = f"{region.endpoint_url} -> {', '.join(region.nodes)}"
+                if region.services:
+                    info[f"other services {region.name}"] = (
+                        f"{', '.join(region.services)} at http://<service>.{region.name}.amazonaws.com:{region.port}")
         if self.app is not None:
             info["app"] = f"{self.app.url} -> {', '.join(self.app.addresses)}"
         return info
@@ -292,6 +328,9 @@ class Harness:
             dns_max_ttl=wall(setup.dns_max_ttl),
             dns_negative_ttl=wall(setup.dns_negative_ttl),
             connection_max_age=wall(setup.connection_max_age),
+            resolver_timeout=setup.resolver_timeout,  # wall seconds: a DNS client's wait is not scaled
+            resolver_attempts=setup.resolver_attempts,
+            resolver_source=f"explicit: scenario {scenario.name} setup.resolver",
         )
         with cls(dataclasses.replace(config, **overrides)) as harness:
             yield harness

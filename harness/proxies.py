@@ -132,6 +132,15 @@ class ProxyLayer:
         server = EmbeddedToxiproxy(seed=seed, loop=loop).start()
         return cls(server.url, seed=seed, embedded=server)
 
+    def wait_upstreams_closed(self, upstreams: list[tuple[str, int]], timeout: float = 5.0) -> None:
+        """Wait until every proxied connection whose upstream socket is one of ``upstreams`` (the
+        local address the proxy connected from) has passed the close on to its client.
+
+        Only the embedded server can tell; a real Toxiproxy has no API for its connections, so
+        with one this returns at once and a client may still see its connection for a moment."""
+        if self._server is not None and upstreams:
+            self._server.wait_upstreams_closed(set(upstreams), timeout)
+
     @property
     def embedded(self) -> bool:
         """True when this layer started the in-process server (no real Toxiproxy answered)."""

@@ -6,7 +6,7 @@ health checker) starts on the first use of a chaos fixture or marker and stops w
 ends. Every test that uses one starts from a clean state (no faults, empty tables, default DNS
 records), even after a failing test, and every fault it injected is cleared when it ends.
 
-Fixtures: ``chaos_harness`` (the running harness), ``chaos_dns``, ``chaos_dynamodb``,
+Fixtures: ``chaos_harness`` (the running harness), ``chaos_dns``, ``chaos_dynamodb``, ``chaos_aws``,
 ``chaos_toxiproxy``, ``chaos_health``, ``chaos`` (inject faults by name) and ``chaos_scenario``
 (run a scenario by name). See docs/pytest-plugin.md.
 """
@@ -27,16 +27,20 @@ from harness.pytest.session import SESSION_KEY, HarnessSession, session_of
 from harness.pytest.settings import SETTINGS_KEY, PluginSettings, add_options, settings_of
 
 #: A test using any of these (directly or through its own fixtures) gets the per-test reset.
-CHAOS_FIXTURES = frozenset({"chaos_harness", "chaos_dns", "chaos_dynamodb", "chaos_toxiproxy", "chaos_health", "chaos"})
+CHAOS_FIXTURES = frozenset({"chaos_harness", "chaos_dns", "chaos_dynamodb", "chaos_aws", "chaos_toxiproxy",
+                            "chaos_health", "chaos"})
 _MARKED = pytest.StashKey[list[MarkedFault]]()
 
 
 @contextlib.contextmanager
-def one_line_errors() -> Iterator[None]:
-    """Report a ``HarnessError`` (busy port, unknown fault, bad option) as its one line, no traceback."""
+def one_line_errors(*, usage: bool = False) -> Iterator[None]:
+    """Report a ``HarnessError`` (busy port, unknown fault, bad option) as its one line, no traceback:
+    a test failure, or with ``usage`` (outside any test) a usage error that stops the session."""
     try:
         yield
     except HarnessError as exc:
+        if usage:
+            raise pytest.UsageError(str(exc)) from None
         raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
@@ -51,6 +55,20 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = PluginSettings.from_config(config)
     config.stash[SETTINGS_KEY] = settings
     config.stash[SESSION_KEY] = HarnessSession(settings)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = settings_of(config)
+    with one_line_errors(usage=True):
+        resolver = settings.resolver_options().describe()
+    return f"chaos-harness: resolver {resolver}; DNS routing per {'session' if settings.dns_routing == 'session' else 'chaos test'}"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """``--chaos-dns-routing session``: the harness routes names from before the first test."""
+    if session.items and settings_of(session.config).dns_routing == "session":
+        with one_line_errors(usage=True):
+            session_of(session.config).start_session_routing()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -77,7 +95,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     with one_line_errors():
         item.stash[_MARKED] = marked = marked_faults(item)
         if marked or _uses_chaos(item):
-            session_of(item.config).reset()
+            session = session_of(item.config)
+            session.begin_test()
+            session.reset()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -100,12 +120,23 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """After the test's own fixtures are torn down, nothing it injected may stay active."""
+    """After the test's own fixtures are torn down, nothing it injected may stay active.
+
+    The last teardown of the session also finalises session-scoped fixtures, which may still talk
+    to the harness by name (deleting what they created), so names stay routed for it."""
+    uses_chaos = bool(item.stash.get(_MARKED, [])) or _uses_chaos(item)
+    session = session_of(item.config)
+    if nextitem is None and session.started:
+        session.begin_test()
     try:
         return (yield)
     finally:
-        if item.stash.get(_MARKED, []) or _uses_chaos(item):
-            session_of(item.config).clear_faults()
+        try:
+            if uses_chaos:
+                session.clear_faults()
+        finally:
+            if uses_chaos or nextitem is None:
+                session.end_test()
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -137,6 +168,14 @@ def chaos_dynamodb(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
     from harness.pytest.handles import ChaosDynamoDB
 
     return ChaosDynamoDB(_embedded(pytestconfig, "chaos_dynamodb").dynamodb)
+
+
+@pytest.fixture(scope="session")
+def chaos_aws(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
+    """The other AWS services of every region (sts, sqs, s3, ...): ``client(service, region)``, ``endpoint_url``."""
+    from harness.pytest.handles import ChaosAws
+
+    return ChaosAws(_embedded(pytestconfig, "chaos_aws").dynamodb)
 
 
 @pytest.fixture(scope="session")

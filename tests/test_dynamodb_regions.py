@@ -142,3 +142,59 @@ def test_stop_leaves_no_threads_or_connections():
     assert set(threading.enumerate()) - before == set()
     with pytest.raises(Exception):
         ddb.list_tables()
+
+
+# -- pooled connections: warm pool vs pool turned over -------------------------------------------------
+
+def test_close_connections_makes_every_client_resolve_again(chaos, harness, east):
+    ddb = client(east)
+    ddb.list_tables()
+    looked_up = harness.dns.log.count(east.hostname)
+    ddb.list_tables()
+    assert harness.dns.log.count(east.hostname) == looked_up  # warm pool: no lookup
+    assert harness.dynamodb.close_connections() >= 1
+    ddb.list_tables()
+    assert harness.dns.log.count(east.hostname) > looked_up  # a new connection: the name was resolved again
+    ddb.close()
+
+
+def test_connection_max_age_can_change_per_test_and_is_reset(chaos, harness, east):
+    assert harness.dynamodb.connection_max_age is None
+    ddb = client(east)
+    ddb.list_tables()
+    harness.dynamodb.connection_max_age = 1e-6  # every response from now on closes its connection
+    ddb.list_tables()
+    looked_up = harness.dns.log.count(east.hostname)
+    ddb.list_tables()
+    assert harness.dns.log.count(east.hostname) > looked_up
+    with pytest.raises(ConfigError, match="connection_max_age must be a positive number"):
+        harness.dynamodb.connection_max_age = 0
+    harness.dynamodb.reset()
+    assert harness.dynamodb.connection_max_age is None
+    assert all(front.max_connection_age is None for front in harness.dynamodb.fronts)
+    ddb.close()
+
+
+def test_a_request_in_flight_gets_its_response_before_its_connection_closes():
+    from harness.dynamodb.front import KeepAliveWSGIServer
+
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_app(environ, start_response):
+        entered.set()
+        release.wait(10)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    with KeepAliveWSGIServer(slow_app, LoopbackPool().take("slow-front")) as front:
+        conn = http.client.HTTPConnection(*front.address, timeout=10)
+        replies = []
+        caller = threading.Thread(target=lambda: (conn.request("GET", "/"), replies.append(conn.getresponse())))
+        caller.start()
+        assert entered.wait(10)
+        assert len(front.close_connections()) == 1  # busy: marked, not cut
+        release.set()
+        caller.join(10)
+        response = replies[0]
+        assert (response.status, response.read(), response.getheader("Connection")) == (200, b"done", "close")
+        conn.close()

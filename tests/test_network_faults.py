@@ -185,16 +185,14 @@ def test_bad_targets_and_options(chaos, harness):
 
 
 def test_close_connections_makes_a_warm_client_look_the_name_up_again(chaos, harness, east):
-    """The explicit "pool turned over" control: no connection survives it, and a node a fault
-    disabled stays disabled."""
+    """The explicit "pool turned over" control: when it returns, no pooled connection survives, so
+    the client's very next call needs a lookup (no waiting on ages or on the proxies' timing)."""
     ddb = counted_client(east)
     ddb.list_tables()
     lookups = harness.dns.log.count(name=east.hostname)
     ddb.list_tables()
     assert harness.dns.log.count(name=east.hostname) == lookups  # warm: the pooled connection is reused
-    with chaos.inject("network.partition", node=0):
-        assert harness.dynamodb.close_connections("us-east-1") == len(east.nodes) - 1
-        assert not harness.proxies.get(east.proxy_names[0]).enabled
+    assert harness.dynamodb.close_connections() >= 1
     with chaos.inject("dns.servfail", qname=east.hostname):
         with pytest.raises(EndpointConnectionError):
             ddb.list_tables()  # the next call needed a new connection, and so a lookup

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -95,3 +96,55 @@ def test_hook_matches_glibc(dns_env: DnsEnv, case: str, fault: str | None, optio
         dns_env.server.log.wait_for(lambda: queries(hook_name) == queries(glibc_name) != Counter(), timeout=5)
     except TimeoutExpired:
         assert queries(hook_name) == queries(glibc_name)
+
+
+TIMED_PROGRAM = r"""
+import json, socket, sys, time
+started = time.monotonic()
+try:
+    socket.getaddrinfo(sys.argv[1], 443, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    print(json.dumps(["ok", time.monotonic() - started]))
+except socket.gaierror as exc:
+    print(json.dumps([exc.errno, time.monotonic() - started]))
+"""
+
+
+def _timed_lookup(name: str) -> list:
+    started = time.monotonic()
+    try:
+        socket.getaddrinfo(name, 443, socket.AF_UNSPEC, socket.SOCK_STREAM)
+        return ["ok", time.monotonic() - started]
+    except socket.gaierror as exc:
+        return [exc.errno, time.monotonic() - started]
+
+
+@pytest.mark.parametrize(("resolv_conf", "res_options"), [
+    ("options timeout:1 attempts:2", None),
+    ("options timeout:1 attempts:1", "attempts:2"),
+], ids=["resolv.conf", "RES_OPTIONS over resolv.conf"])
+def test_dns_timeout_takes_as_long_in_process_as_under_glibc(dns_env: DnsEnv, tmp_path, resolv_conf: str,
+                                                             res_options: str | None) -> None:
+    """The default resolver is the host's glibc: same options, same wait (within 10%), same error."""
+    require_namespaces()
+    conf = tmp_path / "resolv.conf"
+    conf.write_text(f"nameserver 127.0.0.53\n{resolv_conf}\n")
+    environ = {"RES_OPTIONS": res_options} if res_options else {}
+    options = ResolverOptions.from_host(conf, environ=environ)  # what the harness reads on such a host
+    node = dns_env.pool.take("node-1")
+    glibc_name, hook_name = NAME, "dynamodb.us-west-2.amazonaws.com"
+    for name in (glibc_name, hook_name):
+        dns_env.topology.set(name, [node])
+    dns_env.chaos.inject("dns.timeout")
+
+    # The sandbox's glibc reads the same file line; RES_OPTIONS reaches it through the environment.
+    sandbox = Sandbox(dns_env.server, options=ResolverOptions.from_resolv_conf(conf.read_text()))
+    child_env = {"PATH": "/usr/bin:/bin", **environ}
+    child = sandbox.run([sys.executable, "-I", "-S", "-c", TIMED_PROGRAM, glibc_name], timeout=60, env=child_env)
+    assert child.returncode == 0, child.stderr
+    glibc_code, glibc_seconds = json.loads(child.stdout)
+    with use_harness_dns(dns_env.server.address, ["amazonaws.com"], options):
+        hook_code, hook_seconds = _timed_lookup(hook_name)
+
+    assert hook_code == glibc_code == socket.EAI_AGAIN
+    assert glibc_seconds >= 1.9  # two 1 s attempts: glibc really did wait (the options took effect)
+    assert abs(hook_seconds - glibc_seconds) <= 0.1 * glibc_seconds, (hook_seconds, glibc_seconds)

@@ -275,7 +275,35 @@ def test_resolver_options_from_resolv_conf() -> None:
     assert ResolverOptions.from_resolv_conf(text) == ResolverOptions(1.0, 4)
     assert ResolverOptions.from_resolv_conf("options timeout:99 attempts:0") == ResolverOptions(30.0, 1)
     assert ResolverOptions(0.2, 3).resolv_conf_options() == "options timeout:1 attempts:3"
-    with pytest.raises(ConfigError, match="timeout:x"):
-        ResolverOptions.from_resolv_conf("options timeout:x")
+    # glibc reads values with atoi: garbage is 0, and send_dg waits at least one second.
+    assert ResolverOptions.from_resolv_conf("options timeout:x attempts:3x") == ResolverOptions(1.0, 3)
+    # "options" must be followed by a blank; comment lines are skipped.
+    assert ResolverOptions.from_resolv_conf("optionstimeout:1\n#options timeout:2\n") == ResolverOptions(5.0, 2)
     with pytest.raises(ConfigError, match="attempts"):
         ResolverOptions(attempts=0)
+
+
+def test_resolver_options_from_host_read_resolv_conf_then_res_options(tmp_path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 10.0.0.1\noptions timeout:3 attempts:4\n")
+    from_file = ResolverOptions.from_host(conf, environ={})
+    assert (from_file.timeout, from_file.attempts) == (3.0, 4)
+    assert str(conf) in from_file.source
+    # RES_OPTIONS is applied after the file, option by option, as glibc does.
+    both = ResolverOptions.from_host(conf, environ={"RES_OPTIONS": "attempts:1"})
+    assert (both.timeout, both.attempts) == (3.0, 1)
+    assert both.source.endswith("RES_OPTIONS")
+    missing = ResolverOptions.from_host(tmp_path / "absent", environ={})
+    assert (missing.timeout, missing.attempts, missing.source) == (5.0, 2, "host: glibc defaults")
+
+
+def test_harness_config_follows_the_host_unless_told(monkeypatch) -> None:
+    from harness.environment import HarnessConfig
+
+    monkeypatch.setenv("RES_OPTIONS", "timeout:7 attempts:3")
+    default = HarnessConfig().resolver_options()
+    assert (default.timeout, default.attempts) == (7.0, 3)
+    assert default.source.startswith("host:")
+    fast = HarnessConfig(resolver_timeout=0.2).resolver_options()
+    assert (fast.timeout, fast.attempts) == (0.2, 3)
+    assert fast.source.startswith("explicit")

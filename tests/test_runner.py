@@ -54,6 +54,20 @@ def test_resilient_app_passes_and_the_fault_ran_on_schedule():
     assert no_drill_threads()
 
 
+def test_the_report_says_which_resolver_settings_the_drill_ran_with():
+    from types import SimpleNamespace
+
+    from harness.report import render_html
+    from harness.resolver import ResolverOptions
+
+    sc = parse_scenario(SCENARIO, "r.yaml")
+    with DrillEnvDouble("failover") as env:
+        env.resolver = SimpleNamespace(options=ResolverOptions(1.0, 2, source="host: /etc/resolv.conf"))
+        report = run_drill(sc, env).to_dict()
+    assert report["resolver"] == {"timeout": 1.0, "attempts": 2, "source": "host: /etc/resolv.conf"}
+    assert "timeout 1s x 2 (host: /etc/resolv.conf)" in render_html(report)
+
+
 def test_naive_app_fails_success_rate_and_failover_but_recovers():
     sc = parse_scenario(SCENARIO, "r.yaml")
     with DrillEnvDouble("fail") as env:
@@ -141,6 +155,14 @@ def test_slo_math_on_known_records():
     assert results["success_rate"].measured == pytest.approx(0.4) and not results["success_rate"].passed
     assert results["time_to_failover"].measured == pytest.approx(0.61) and not results["time_to_failover"].passed
     assert results["lost_writes"].passed and results["lost_writes"].measured == 0
+
+
+def test_failover_and_recovery_are_zero_without_a_fault():
+    records = [rec(i / 10, True) for i in range(60)]
+    sc = parse_scenario(SCENARIO, "r.yaml")
+    results = {r.spec.kind: r for r in evaluate(sc.steady_state, records, [], WriteAudit(checked=3), 6.0)}
+    for kind in ("time_to_failover", "time_to_recover"):
+        assert (results[kind].passed, results[kind].measured) == (True, 0.0), results[kind].detail
 
 
 def test_percentile_is_nearest_rank():

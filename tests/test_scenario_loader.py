@@ -182,3 +182,21 @@ def test_non_utf8_files_name_the_line(tmp_path):
     path.write_bytes(VALID.replace("title: test", "title: caf\xe9").encode("latin-1"))
     with pytest.raises(ScenarioError, match=rf"^{path}:1: not UTF-8 text: byte 0xe9"):
         load_scenario(str(path))
+
+
+def test_setup_resolver_is_wall_time_and_checked():
+    text = VALID.replace("load:", "setup:\n  resolver: {timeout: 1s, attempts: 1}\nload:")
+    setup = parse_scenario(text, "s.yaml").setup
+    assert (setup.resolver_timeout, setup.resolver_attempts) == (1.0, 1)  # not divided by time_scale 60
+    assert parse_scenario(VALID, "s.yaml").setup.resolver_timeout is None  # default: the host's glibc
+    assert "glibc waits at most 30s per attempt" in error_of(text.replace("timeout: 1s", "timeout: 1m"))
+    assert "resolver.attempts" in error_of(text.replace("attempts: 1", "attempts: 9"))
+
+
+def test_the_resolver_a_scenario_asks_for_is_what_its_harness_uses():
+    from harness.environment import Harness
+
+    scenario = parse_scenario(VALID.replace("load:", "setup:\n  resolver: {timeout: 2s}\nload:"), "s.yaml")
+    with Harness.for_scenario(scenario, with_app=False) as harness:
+        options = harness.resolver.options
+    assert options.timeout == 2.0 and "setup.resolver" in options.source

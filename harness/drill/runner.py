@@ -114,6 +114,8 @@ class DrillResult:
     @property
     def _lag_over_budget(self) -> bool:
         return self.lag is not None and self.lag.over_budget(self._load_count)
+    #: The app-side resolver's timeout/attempts and where they came from (``ResolverOptions.to_dict``).
+    resolver: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -150,6 +152,8 @@ class DrillRunner:
     def run(self) -> DrillResult:
         sc = self.scenario
         result = DrillResult(sc, self.url, _now())
+        options = getattr(getattr(self.env, "resolver", None), "options", None)
+        result.resolver = options.to_dict() if options is not None else None
         load = LoadGenerator(self.url, sc.load, sc.wall_duration, sc.seed, clock=self.clock)
         loop_thread = getattr(self.env, "loop", None)
         monitor = LagMonitor(sc.load.lag_budget, clock=self.clock, loop=getattr(loop_thread, "loop", None))

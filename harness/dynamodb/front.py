@@ -47,7 +47,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         max_age = self.server.max_connection_age
         return max_age is not None and time.monotonic() - self.opened >= max_age
 
+    def parse_request(self) -> bool:
+        """A request line arrived: from now until its response is sent the connection is busy, so
+        ``close_connections()`` lets this response go out (with ``Connection: close``) first."""
+        self.server.set_busy(self.connection, True)
+        return super().parse_request()
+
     def _serve(self) -> None:
+        try:
+            self._respond()
+        finally:
+            if self.server.set_busy(self.connection, False):
+                self.close_connection = True
+
+    def _respond(self) -> None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.send_error(411, "Content-Length required")  # botocore always sends Content-Length
             self.close_connection = True
@@ -61,7 +74,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if name.lower() not in _NOT_FORWARDED:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
-        if self._expired():
+        if self._expired() or self.server.closing(self.connection):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
@@ -131,7 +144,9 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.app = app
         self.max_connection_age: float | None = None
         self.connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
+        self._busy: set[socket.socket] = set()
+        self._closing: set[socket.socket] = set()  # busy when told to close: closed after their response
+        self._conn_lock = threading.Condition()  # notified when a connection is gone
 
     def process_request(self, request: socket.socket, client_address: Any) -> None:
         with self._conn_lock:
@@ -141,7 +156,36 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def shutdown_request(self, request: socket.socket) -> None:
         with self._conn_lock:
             self.connections.discard(request)
+            self._busy.discard(request)
+            self._closing.discard(request)
+            self._conn_lock.notify_all()
         super().shutdown_request(request)
+
+    def set_busy(self, conn: socket.socket, busy: bool) -> bool:
+        """Mark a connection busy (a request is being served) or idle; True if it must close now."""
+        with self._conn_lock:
+            if busy:
+                self._busy.add(conn)
+                return False
+            self._busy.discard(conn)
+            return conn in self._closing
+
+    def closing(self, conn: socket.socket) -> bool:
+        with self._conn_lock:
+            return conn in self._closing
+
+    def close_connections(self, timeout: float = 5.0) -> list[tuple[str, int]]:
+        """Close every kept-alive connection: idle ones at once (returns once their handlers let go
+        of them, at most ``timeout`` s), busy ones after their response. Returns the peers told
+        to close (the endpoint nodes' upstream sockets, when clients come through them)."""
+        with self._conn_lock:
+            peers = [_peer(conn) for conn in self.connections]
+            idle = [conn for conn in self.connections if conn not in self._busy]
+            self._closing.update(self.connections - set(idle))
+            for conn in idle:
+                _shutdown(conn)
+            self._conn_lock.wait_for(lambda: self.connections.isdisjoint(idle), timeout)
+            return [peer for peer in peers if peer is not None]
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Peers vanish during network faults (reset, blackhole); that is expected, not an error."""
@@ -151,10 +195,22 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def drop_connections(self) -> None:
         with self._conn_lock:
             for conn in self.connections:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                _shutdown(conn)
+
+
+def _peer(conn: socket.socket) -> tuple[str, int] | None:
+    try:
+        host, port = conn.getpeername()[:2]
+    except OSError:  # already gone
+        return None
+    return host, port
+
+
+def _shutdown(conn: socket.socket) -> None:
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already gone
 
 
 class KeepAliveWSGIServer:
@@ -168,7 +224,7 @@ class KeepAliveWSGIServer:
     def __init__(self, app: WSGIApp, host: str, port: int = 0, *, name: str = "front server",
                  allow_non_loopback: bool = False, max_connection_age: float | None = None) -> None:
         self.app = app
-        self.max_connection_age = max_connection_age
+        self._max_connection_age = max_connection_age
         self.name = name
         self._host = require_loopback(host, allow_non_loopback=allow_non_loopback, what=name)
         self._port = port
@@ -181,7 +237,7 @@ class KeepAliveWSGIServer:
         sock = bind_socket(self._host, self._port, what=self.name)
         sock.listen(128)
         self._server = _Server(sock, self.app)
-        self._server.max_connection_age = self.max_connection_age
+        self._server.max_connection_age = self._max_connection_age
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.name)
         self._thread.start()
         return self
@@ -213,6 +269,24 @@ class KeepAliveWSGIServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def max_connection_age(self) -> float | None:
+        """Seconds a client connection is kept before the response that closes it (None: forever)."""
+        return self._max_connection_age
+
+    @max_connection_age.setter
+    def max_connection_age(self, seconds: float | None) -> None:
+        """Takes effect on the next response of every open connection (ages count from their open)."""
+        self._max_connection_age = seconds
+        if self._server is not None:
+            self._server.max_connection_age = seconds
+
+    def close_connections(self) -> list[tuple[str, int]]:
+        """Close every pooled (kept-alive) client connection now; a request in flight gets its
+        response first. Clients reconnect, and so resolve the endpoint name again. Returns the
+        peers closed."""
+        return self._server.close_connections() if self._server is not None else []
 
     @property
     def open_connections(self) -> int:

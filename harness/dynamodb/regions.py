@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -16,10 +17,20 @@ from harness.errors import ConfigError
 from harness.loopback import LoopbackPool, bind_socket, shared_port
 
 
+@functools.cache
+def _known_services() -> frozenset[str]:
+    return frozenset(botocore.session.get_session().get_available_services())
+
+
 def known_regions() -> list[str]:
     """Regions botocore knows DynamoDB in (all partitions), for validating configuration."""
+    return list(_known_regions())
+
+
+@functools.cache
+def _known_regions() -> tuple[str, ...]:
     session = botocore.session.get_session()
-    return sorted({r for p in session.get_available_partitions() for r in session.get_available_regions("dynamodb", p)})
+    return tuple(sorted({r for p in session.get_available_partitions() for r in session.get_available_regions("dynamodb", p)}))
 
 
 def validate_regions(regions: Sequence[str]) -> list[str]:
@@ -37,6 +48,32 @@ def validate_regions(regions: Sequence[str]) -> list[str]:
     if len(set(regions)) != len(regions):
         raise ConfigError(f"DynamoDB regions listed twice: {regions}")
     return regions
+
+
+def _check_max_age(seconds: float | None) -> float | None:
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not (seconds > 0 and math.isfinite(seconds))):
+        raise ConfigError(f"connection_max_age must be a positive number of seconds or None, got {seconds!r}")
+    return seconds
+
+
+#: Services every region serves besides DynamoDB by default (``HarnessConfig.services``): what an
+#: app next to DynamoDB typically calls, and what failed with it in us-east-1 on 20 Oct 2025.
+DEFAULT_SERVICES = ("sts", "sqs", "sns", "s3", "lambda", "kinesis", "secretsmanager", "ssm")
+
+
+def validate_services(services: Sequence[str]) -> list[str]:
+    """Service names as botocore spells them (endpoint prefixes), each once, DynamoDB excluded."""
+    services = [services] if isinstance(services, str) else list(services)
+    known = _known_services()
+    for name in services:
+        if name == "dynamodb":
+            raise ConfigError("'dynamodb' is always served; list only the other services")
+        if name not in known:
+            raise ConfigError(f"unknown AWS service {name!r} (botocore's names, e.g. sqs, sts, s3, secretsmanager)")
+    if len(set(services)) != len(services):
+        raise ConfigError(f"services listed twice: {services}")
+    return services
 
 
 class DynamoRegions:
@@ -64,28 +101,32 @@ class DynamoRegions:
         dns_ttl: int = 5,
         max_connection_age: float | None = None,
         moto_url: str | None = None,
+        services: Sequence[str] = (),
+        service_nodes: int = 1,
     ) -> None:
         names = validate_regions(regions)
+        services = validate_services(services)
+        if isinstance(service_nodes, bool) or not isinstance(service_nodes, int) or not 1 <= service_nodes <= 10:
+            raise ConfigError(f"nodes per service endpoint must be a whole number from 1 to 10, got {service_nodes!r}")
         if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= 50:
             raise ConfigError(f"DynamoDB nodes per region must be a whole number from 1 to 50, got {nodes!r}")
         if not (isinstance(replication_lag, (int, float)) and replication_lag >= 0 and math.isfinite(replication_lag)):
             raise ConfigError(f"replication_lag must be a number of seconds >= 0, got {replication_lag!r}")
         if not (isinstance(port, int) and 0 <= port <= 65535):
             raise ConfigError(f"DynamoDB endpoint port must be 0..65535, got {port!r}")
-        if max_connection_age is not None and not (isinstance(max_connection_age, (int, float)) and max_connection_age > 0):
-            raise ConfigError(f"max_connection_age must be a positive number of seconds, got {max_connection_age!r}")
         self.topology = getattr(dns, "topology", dns)
         self.proxies = proxies
         self.pool = pool or LoopbackPool()
         self.backend = moto_backend(moto_url)
         self.account_id = self.backend.account_id
         self.dns_ttl = dns_ttl
+        self.default_connection_max_age = _check_max_age(max_connection_age)
         self._port = port
         self._stores = {name: self.backend.store(name) for name in names}
         self.replication = Replicator(self._stores, replication_lag)
         self._regions = {
             name: Region(name, store, self.replication, self.pool, nodes=nodes, moto_app=self.backend.app(),
-                         max_connection_age=max_connection_age)
+                         max_connection_age=max_connection_age, services=services, service_nodes=service_nodes)
             for name, store in self._stores.items()
         }
         self._specs: list[TableSpec] = []
@@ -124,14 +165,14 @@ class DynamoRegions:
         self.backend.check()  # before anything starts: nothing to undo if moto is not there
         self._started = True
         try:
-            for region in self.regions:
-                region.front.start()
+            for front in self.fronts:
+                front.start()
             self.replication.start()
             if self.proxies is not None:
                 self._start_nodes()
                 if self.topology is not None:
-                    for region in self.regions:
-                        self.topology.set(region.hostname, region.nodes, self.dns_ttl)
+                    for endpoint in self.endpoints:
+                        self.topology.set(endpoint.hostname, endpoint.nodes, self.dns_ttl)
         except BaseException:
             self.stop()
             raise
@@ -143,7 +184,7 @@ class DynamoRegions:
         One port everywhere means a DNS answer pointing a region's name at another region's nodes
         (``dns.wrong_address``) still connects, and gets that region's wrong-scope error, as in AWS.
         """
-        addresses = [a for region in self.regions for a in region.nodes]
+        addresses = [a for endpoint in self.endpoints for a in endpoint.nodes]
         if self._port:
             port, socks = self._port, []
             try:
@@ -157,12 +198,12 @@ class DynamoRegions:
             port, socks = shared_port(addresses, what="DynamoDB endpoint nodes")
         for sock in socks:
             sock.close()  # the proxies bind these addresses themselves
-        for region in self.regions:
-            upstream = f"{region.front.host}:{region.front.port}"
-            for proxy, address in zip(region.proxy_names, region.nodes):
+        for endpoint in self.endpoints:
+            upstream = f"{endpoint.front.host}:{endpoint.front.port}"
+            for proxy, address in zip(endpoint.proxy_names, endpoint.nodes):
                 self.proxies.create(proxy, f"{address}:{port}", upstream)
                 self._created_proxies.append(proxy)
-            region.port = port
+            endpoint.port = port
 
     def stop(self) -> None:
         """Undo start() in reverse; every step runs even if an earlier one fails (first error re-raised)."""
@@ -171,13 +212,13 @@ class DynamoRegions:
         self._started = False
         steps = []
         if self.topology is not None and self.proxies is not None:
-            steps += [lambda r=region: self.topology.remove(r.hostname) for region in self.regions]
+            steps += [lambda e=endpoint: self.topology.remove(e.hostname) for endpoint in self.endpoints]
         steps += [lambda p=proxy: self.proxies.destroy(p) for proxy in reversed(self._created_proxies)]
-        steps += [self.replication.stop] + [region.front.stop for region in self.regions]
+        steps += [self.replication.stop] + [front.stop for front in self.fronts]
         steps += [self.backend.close]
         self._created_proxies.clear()
-        for region in self.regions:
-            region.port = None
+        for endpoint in self.endpoints:
+            endpoint.port = None
         first_error: BaseException | None = None
         for step in steps:
             try:
@@ -193,28 +234,6 @@ class DynamoRegions:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def close_connections(self, regions: str | Iterable[str] | None = None) -> int:
-        """Close every client connection to the endpoint nodes now; the number of nodes cycled.
-
-        The explicit form of what ``connection_max_age`` does over time: a test or drill that needs
-        "no warm pool" (the app's next call must open a connection, and so look the name up) says
-        so, instead of hoping that connections have aged by the time it looks. Each enabled node
-        is disabled and enabled again through the Toxiproxy API, which closes its connections on
-        real Toxiproxy and on the embedded one alike; a connection attempted in that instant is
-        refused. Nodes a fault has disabled stay disabled. ``regions`` None means every region.
-        """
-        if self.proxies is None:
-            raise ConfigError("closing connections needs the endpoint nodes (a Toxiproxy layer)")
-        chosen = self.regions if regions is None else self.select(regions)
-        cycled = 0
-        for region in chosen:
-            for proxy in region.proxy_names:
-                if self.proxies.get(proxy).enabled:
-                    self.proxies.disable(proxy)
-                    self.proxies.enable(proxy)
-                    cycled += 1
-        return cycled
-
     # -- tables and per-test state --------------------------------------------------------------
     def create_tables(self, specs: Iterable[TableSpec | Mapping[str, Any]]) -> list[TableSpec]:
         """Create each table in every region (a global table); returns the parsed specs."""
@@ -229,8 +248,43 @@ class DynamoRegions:
     def tables(self) -> list[str]:
         return [s.name for s in self._specs]
 
+    # -- client connections ---------------------------------------------------------------------
+    @property
+    def connection_max_age(self) -> float | None:
+        """Seconds every endpoint keeps a client connection (None: forever); reset() restores the default."""
+        return self.primary.front.max_connection_age
+
+    @connection_max_age.setter
+    def connection_max_age(self, seconds: float | None) -> None:
+        _check_max_age(seconds)
+        for front in self.fronts:
+            front.max_connection_age = seconds
+
+    def close_connections(self) -> int:
+        """Close every pooled client connection of every endpoint now (busy ones after their
+        response): the "pool turned over" case. Returns how many were open.
+
+        Returns once the endpoint nodes have closed the clients' side too (embedded Toxiproxy), so
+        a client's very next call finds its pooled connection gone and opens a new one: a test can
+        rely on it instead of on timing."""
+        peers = [peer for front in self.fronts for peer in front.close_connections()]
+        if self.proxies is not None:
+            self.proxies.wait_upstreams_closed(peers)
+        return len(peers)
+
+    @property
+    def fronts(self) -> list[Any]:
+        return [front for region in self.regions for front in region.fronts]
+
+    @property
+    def endpoints(self) -> list[Any]:
+        """Every endpoint of every region (DynamoDB and the other services), each with its nodes."""
+        return [endpoint for region in self.regions for endpoint in region.endpoints]
+
     def reset(self) -> None:
-        """Per-test state in milliseconds: tables emptied, faults and logs cleared, replication resumed."""
+        """Per-test state in milliseconds: tables emptied, faults and logs cleared, replication resumed,
+        the endpoints' connection lifetime back to the configured one."""
+        self.connection_max_age = self.default_connection_max_age
         self.replication.reset()
         for region in self.regions:
             region.store.empty()

@@ -129,8 +129,36 @@ class ChaosDynamoDB:
         return list(self.component.tables)
 
     def items(self, table: str, region: str = "us-east-1") -> list[dict[str, Any]]:
-        """Every item of ``table`` in ``region`` (DynamoDB JSON), read directly: no network, no faults."""
+        """Every item of ``table`` in ``region`` in DynamoDB's *wire format* (``{"pk": {"S": "u1"}}``),
+        as the low-level client returns them; read directly: no network, no faults."""
         return self.component.region(region).items(table)
+
+    def plain_items(self, table: str, region: str = "us-east-1") -> list[dict[str, Any]]:
+        """``items()`` as plain Python (``{"pk": "u1", "n": Decimal("3")}``), as boto3's resource API
+        and ``TypeDeserializer`` give them."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserializer = TypeDeserializer()
+        return [{name: deserializer.deserialize(value) for name, value in item.items()}
+                for item in self.items(table, region)]
+
+    # -- client connections (warm pool vs pool turned over) ----------------------------------------
+    @property
+    def connection_max_age(self) -> float | None:
+        """Seconds the endpoints keep a client connection before closing it (None: forever). Set it
+        in a test to make pools turn over; every chaos test starts from the session's setting
+        (``--chaos-connection-max-age``)."""
+        return self.component.connection_max_age
+
+    @connection_max_age.setter
+    def connection_max_age(self, seconds: float | None) -> None:
+        self.component.connection_max_age = seconds
+
+    def close_connections(self) -> int:
+        """Close every pooled client connection now (one in flight after its response), of every
+        endpoint (the other services' too): each client's next call reconnects and resolves the
+        endpoint name again. Returns how many."""
+        return self.component.close_connections()
 
     def reset(self) -> None:
         """Empty every table, clear service faults, resume replication."""
@@ -150,6 +178,38 @@ class ChaosDynamoDB:
     def wait_replicated(self, timeout: float = 5.0) -> None:
         """Block until every region has every write (replication must not be paused)."""
         self.component.replication.wait_caught_up(timeout)
+
+
+class ChaosAws:
+    """The other AWS services every region serves (sts, sqs, s3, ...): real hostnames, moto behind.
+
+    ``<service>.<region>.amazonaws.com`` resolves through the harness DNS to that endpoint's nodes,
+    so DNS faults (by ``qname``), network faults (``service=``) and health faults (``group=`` the
+    hostname) reach it by name. Their state (queues, buckets) lives for the whole session.
+    Connection age and ``close_connections()`` are ``chaos_dynamodb``'s: they cover every endpoint.
+    """
+
+    def __init__(self, regions: Any) -> None:
+        self.component = regions  # the ``DynamoRegions``
+
+    @property
+    def services(self) -> list[str]:
+        return list(self.component.primary.services)
+
+    def endpoint_url(self, service: str, region: str = "us-east-1") -> str:
+        """``http://sqs.us-east-1.amazonaws.com:PORT``: give it to your client as ``endpoint_url``."""
+        return self.component.region(region).endpoint(service).endpoint_url
+
+    def endpoints(self, service: str) -> dict[str, str]:
+        """Region name -> endpoint URL of ``service`` in every running region."""
+        return {region.name: region.endpoint(service).endpoint_url for region in self.component.regions}
+
+    def hostname(self, service: str, region: str = "us-east-1") -> str:
+        return self.component.region(region).endpoint(service).hostname
+
+    def client(self, service: str, region: str = "us-east-1", **config: Any) -> Any:
+        """A boto3 client for ``service`` in ``region`` (S3 path-style); ``config`` goes to botocore's Config."""
+        return self.component.region(region).endpoint(service).client(**config)
 
 
 class ChaosHealth:
@@ -191,8 +251,16 @@ class ChaosFaults:
 
     def inject(self, fault: str, options: Mapping[str, Any] | None = None, /, **kw: Any) -> "ActiveFault":
         """Start ``fault`` (e.g. ``"dns.empty_answer"``) with its options; returns a handle that is also a
-        context manager. Without ``with`` it stays active until ``clear()`` or the end of the test."""
-        return self._chaos.inject(fault, dict(options or {}, **kw))
+        context manager. Without ``with`` it stays active until ``clear()`` or the end of the test.
+
+        A wrong name or option raises its ``HarnessError`` (``FaultOptionError``, ``UnknownFaultError``)
+        with the harness's own frames hidden, so the test report shows the test's line and one
+        error line, as for the marker."""
+        __tracebackhide__ = True
+        try:
+            return self._chaos.inject(fault, dict(options or {}, **kw))
+        except HarnessError as exc:
+            raise exc.with_traceback(None) from None
 
     def clear(self, handle: "ActiveFault | None" = None) -> None:
         """Clear one injected fault, or every active fault when no handle is given."""

@@ -1,5 +1,10 @@
 """The session's harness: started on first use, reset before each chaos test, stopped at the end.
 
+Names under the harness's zones resolve through the harness only while a test that uses a chaos
+fixture or marker runs (``begin_test``/``end_test``), so a plain test resolves the same way before
+and after a chaos test; ``--chaos-dns-routing session`` routes them for the whole session instead,
+from its start.
+
 Servers are session-scoped because starting them per test would dominate a suite's run time;
 state is function-scoped because a fault, a record or an item left by one test must never decide
 another's outcome. ``reset()`` therefore puts back everything a test can change through the
@@ -30,6 +35,10 @@ class HarnessSession:
         self._stack = contextlib.ExitStack()
         self._failure: HarnessError | None = None
         self._records: dict[str, Any] = {}
+        self._routes = contextlib.ExitStack()  # the resolver hook while a chaos test (or the session) runs
+        self._routing_wanted = False
+        self._routed = False
+        self.resolver: Any = None
 
     @property
     def started(self) -> bool:
@@ -50,7 +59,34 @@ class HarnessSession:
                 self._failure = exc
                 self._stack.close()
                 raise
+            if self._routing_wanted:
+                self._route()
         return self.harness
+
+    # -- where names resolve ---------------------------------------------------------------------
+    def _route(self) -> None:
+        from harness.resolver import routing
+
+        if not self._routed:
+            self._routes.enter_context(routing(self.resolver))
+            self._routed = True
+
+    def begin_test(self) -> None:
+        """A chaos test starts: route managed names through the harness (now, or once it starts)."""
+        self._routing_wanted = True
+        if self.harness is not None:
+            self._route()
+
+    def end_test(self) -> None:
+        """The chaos test is over: names resolve as on the host again (unless routed per session)."""
+        if self.settings.dns_routing != "session":
+            self._routing_wanted = self._routed = False
+            self._routes.close()
+
+    def start_session_routing(self) -> None:
+        """``--chaos-dns-routing session``: start the harness now and route for the whole session."""
+        self._routing_wanted = True
+        self.get()
 
     def embedded(self, what: str) -> Any:
         """The embedded harness, or a one-line error saying ``what`` needs it."""
@@ -65,6 +101,7 @@ class HarnessSession:
         harness = Harness(self.settings.harness_config())
         self._stack.callback(harness.stop)
         harness.start()
+        self.resolver = harness.resolver
         self._records = {name: harness.topology.get(name) for name in harness.topology.names()}
         return harness
 
@@ -75,11 +112,11 @@ class HarnessSession:
             raise RemoteUnavailableError(
                 "--chaos-harness-url needs harness.control.client.RemoteHarness, which this installation lacks"
             ) from None
-        from harness.resolver import use_harness_dns
+        from harness.resolver import HarnessResolver
 
         remote = RemoteHarness(self.settings.harness_url)
         self._stack.callback(remote.close)
-        self._stack.enter_context(use_harness_dns(remote.dns_address, remote.zones))
+        self.resolver = HarnessResolver(remote.dns_address, remote.zones, self.settings.resolver_options())
         return remote
 
     # -- per-test state -------------------------------------------------------------------------
@@ -124,6 +161,8 @@ class HarnessSession:
             if harness is not None:
                 harness.chaos.clear_all()
         finally:
+            self._routed = False
+            self._routes.close()
             self._stack.close()
 
 

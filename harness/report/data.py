@@ -38,6 +38,7 @@ def drill_report(result: "DrillResult") -> dict[str, Any]:
                      "mix": dict(sc.load.mix), "request_timeout": sc.load.request_timeout},
         },
         "app_url": result.app_url,
+        "resolver": result.resolver,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
         "verdict": result.verdict,

@@ -59,6 +59,9 @@ def render_html(report: dict[str, Any]) -> str:
     if lag:
         facts.append(("harness lag", f"max {lag['max_lag'] * 1000:.0f}ms, budget {lag['budget'] * 1000:.0f}ms, "
                                      f"{lag['disturbed_requests']} requests left out"))
+    resolver = report.get("resolver")
+    if resolver:
+        facts.append(("DNS resolver", f"timeout {resolver['timeout']:g}s x {resolver['attempts']} ({resolver['source']})"))
     slo_rows = [[
         f"<td>{escape(r['name'])}</td>",
         f'<td class="{_CELL[r["verdict"]]}">{LABELS[r["verdict"]]}</td>',

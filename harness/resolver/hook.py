@@ -177,15 +177,22 @@ def _uninstall(resolver: HarnessResolver) -> None:
 
 
 @contextlib.contextmanager
+def routing(resolver: HarnessResolver) -> Iterator[HarnessResolver]:
+    """Route ``resolver``'s zones through it for the block (an existing resolver: its cache and
+    options carry over between blocks, e.g. one per pytest test)."""
+    _install(resolver)
+    try:
+        yield resolver
+    finally:
+        _uninstall(resolver)
+
+
+@contextlib.contextmanager
 def use_harness_dns(server_address: tuple[str, int], zones: Iterable[str] | str,
                     options: ResolverOptions | None = None,
                     cache: DnsCache | None = None) -> Iterator[HarnessResolver]:
     """Resolve names under ``zones`` through the harness DNS server at ``server_address``."""
     with _lock:
         system = _originals.get("getaddrinfo", socket.getaddrinfo)
-    resolver = HarnessResolver(server_address, zones, options, cache, system)
-    _install(resolver)
-    try:
+    with routing(HarnessResolver(server_address, zones, options, cache, system)) as resolver:
         yield resolver
-    finally:
-        _uninstall(resolver)

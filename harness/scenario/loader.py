@@ -184,6 +184,16 @@ def _opt(fields: dict[str, Node], key: str, read: Callable[[Node], T], default: 
     return read(fields[key]) if key in fields else default
 
 
+def _resolver_timeout(node: Node) -> float:
+    """A resolver timeout in wall seconds, within glibc's limit (``RES_MAXRETRANS``)."""
+    from harness.resolver.options import MAX_TIMEOUT
+
+    seconds = node.duration(positive=True)
+    if seconds > MAX_TIMEOUT:
+        raise node.error(f"glibc waits at most {MAX_TIMEOUT:g}s per attempt, got {node.value!r}")
+    return seconds
+
+
 # -- built-in library ------------------------------------------------------------------------------
 
 def builtin_dir() -> Path:
@@ -353,7 +363,8 @@ class _Reader:
         return AppSpec(name, {k: v.value for k, v in fields.items()})
 
     def setup(self, node: Node) -> SetupSpec:
-        f = node.mapping(("regions", "nodes", "app_replicas", "dns_cache", "replication_lag", "connection_max_age"))
+        f = node.mapping(("regions", "nodes", "app_replicas", "dns_cache", "replication_lag", "connection_max_age",
+                                 "resolver"))
         regions = SetupSpec.regions
         if "regions" in f:
             regions = tuple(n.text() for n in f["regions"].sequence())
@@ -365,6 +376,7 @@ class _Reader:
                 if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
                     raise n.error(f"{shown(region)} does not look like an AWS region name (e.g. us-east-1)")
         cache = f["dns_cache"].mapping(("max_ttl", "negative_ttl")) if "dns_cache" in f else {}
+        resolver = f["resolver"].mapping(("timeout", "attempts")) if "resolver" in f else {}
         return SetupSpec(
             regions=regions,
             nodes=_opt(f, "nodes", lambda n: n.integer(1, 50), SetupSpec.nodes),
@@ -373,6 +385,8 @@ class _Reader:
             dns_negative_ttl=_opt(cache, "negative_ttl", Node.duration, None),
             replication_lag=_opt(f, "replication_lag", Node.duration, None),
             connection_max_age=_opt(f, "connection_max_age", Node.duration, None),
+            resolver_timeout=_opt(resolver, "timeout", _resolver_timeout, None),
+            resolver_attempts=_opt(resolver, "attempts", lambda n: n.integer(1, 5), None),
         )
 
     # -- load ---------------------------------------------------------------------------------

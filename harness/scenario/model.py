@@ -44,6 +44,10 @@ class SetupSpec:
     replication_lag: float | None = None
     #: How long the DynamoDB endpoint keeps a client connection (scenario time); None = forever.
     connection_max_age: float | None = None
+    #: The in-process resolver's per-attempt timeout and attempts, in *wall* seconds: a DNS
+    #: client's wait is not compressed by ``time_scale``. None: the host's glibc settings.
+    resolver_timeout: float | None = None
+    resolver_attempts: int | None = None
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,17 @@ class Connection:
                 return
             link.sync(self.proxy.toxics_for(stream))
 
+    def upstream_address(self) -> tuple[str, int] | None:
+        """The local address of the connection to the upstream (None before it is made)."""
+        transport = self.upstream.transport
+        sockname = transport.get_extra_info("sockname") if transport is not None else None
+        return None if sockname is None else (sockname[0], sockname[1])
+
+    def closed_towards_client(self) -> bool:
+        """Closed, or the upstream's end of stream already written to the client."""
+        downstream = self.links.get("downstream")
+        return self.closed or (downstream is not None and downstream.finished)
+
     def link_finished(self) -> None:
         if self.links and all(link.finished for link in self.links.values()):
             self.close()

@@ -315,6 +315,26 @@ class EmbeddedToxiproxy:
             self._loop.run(_stop())
         self._stop_own_loop()
 
+    def wait_upstreams_closed(self, upstreams: set[tuple[str, int]], timeout: float) -> None:
+        """Return once no connection whose upstream socket is bound to one of ``upstreams`` is
+        still open towards its client: its end of stream has been written to the client (the
+        half-close Toxiproxy forwards) or it is closed. ``TimeoutExpired`` after ``timeout`` s."""
+        if self._loop is None:
+            return
+        api = self._api
+
+        def passing_on() -> bool:
+            return any(conn.upstream_address() in upstreams and not conn.closed_towards_client()
+                       for proxy in api.proxies.values() for conn in proxy.connections)
+
+        async def _wait() -> None:
+            turns = 0
+            while passing_on():
+                turns += 1  # the closes happen on this loop: yield to it, then back off gently
+                await asyncio.sleep(0 if turns < 100 else 0.001)
+
+        self._loop.run(asyncio.wait_for(_wait(), timeout), timeout=timeout + 1)
+
     def _stop_own_loop(self) -> None:
         if self._owns_loop and self._loop is not None:
             self._loop.close()

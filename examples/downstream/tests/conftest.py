@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from profile_store import TABLE, ProfileStore
+from profile_store import TABLE, ProfileEvents, ProfileStore
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +24,16 @@ def store(chaos_dynamodb, profiles_table, monkeypatch) -> Iterator[ProfileStore]
     store = ProfileStore(chaos_dynamodb.endpoints, regions=["us-east-1", "us-west-2"])
     yield store
     store.close()
+
+
+@pytest.fixture
+def events(chaos_aws, monkeypatch) -> Iterator[ProfileEvents]:
+    """Profile events on SQS in every region, through the harness's real SQS hostnames.
+
+    A queue of its own per test: SQS state (unlike table items) lives for the whole session."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    events = ProfileEvents(chaos_aws.endpoints("sqs"), f"profile-events-{uuid.uuid4().hex[:8]}",
+                           regions=["us-east-1", "us-west-2"])
+    yield events
+    events.close()
