@@ -211,6 +211,8 @@ class Harness:
         if self.health is not None:
             self.health.reset()
         if self.app is not None:
+            if self.dynamodb is not None:  # the app keeps running, so it will not check them itself
+                self.dynamodb.require_tables(spec["TableName"] for spec in TABLE_SPECS)
             self.app.reset()
         if self.dns is not None:
             self.dns.reset()

@@ -18,7 +18,7 @@ from typing import Any
 import botocore.config
 
 from harness.dynamodb import awsjson
-from harness.dynamodb.clients import session
+from harness.dynamodb.clients import dynamodb_client
 from harness.dynamodb.front import KeepAliveWSGIServer, WSGIApp
 from harness.dynamodb.replication import CaptureWrites, Replicator
 from harness.dynamodb.request_log import RecordRequests, RequestLog
@@ -117,9 +117,7 @@ class Region:
         url = self.front.url if direct or self.port is None else self.endpoint_url
         if not direct and self.port is not None:
             self._refuse_public_resolution()
-        return session().client(
-            "dynamodb", region_name=self.name, endpoint_url=url, config=botocore.config.Config(**config)
-        )
+        return dynamodb_client(self.name, url, botocore.config.Config(**config))
 
     def _refuse_public_resolution(self) -> None:
         """Never let a client reach the real AWS endpoint because the harness resolver is not active.

@@ -6,9 +6,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import botocore.session
-
 from harness.dynamodb.backends import moto_backend
+from harness.dynamodb.clients import botocore_session
 from harness.dynamodb.region import Region
 from harness.dynamodb.replication import Replicator
 from harness.dynamodb.tables import TableSpec
@@ -18,7 +17,7 @@ from harness.loopback import LoopbackPool, bind_socket, shared_port
 
 def known_regions() -> list[str]:
     """Regions botocore knows DynamoDB in (all partitions), for validating configuration."""
-    session = botocore.session.get_session()
+    session = botocore_session()
     return sorted({r for p in session.get_available_partitions() for r in session.get_available_regions("dynamodb", p)})
 
 
@@ -206,6 +205,13 @@ class DynamoRegions:
     @property
     def tables(self) -> list[str]:
         return [s.name for s in self._specs]
+
+    def require_tables(self, names: Iterable[str]) -> None:
+        """``ConfigError`` naming the first of ``names`` missing in some region (a test dropped it)."""
+        for name in names:
+            for region in self.regions:
+                if not region.store.has_table(name):
+                    raise region.store.missing(name)
 
     def reset(self) -> None:
         """Per-test state in milliseconds: tables emptied, faults and logs cleared, replication resumed."""
