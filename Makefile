@@ -1,5 +1,6 @@
 # Two commands for a new machine (see README): `make drill` and `make test`.
 # Each bootstraps .venv on first use; nothing else needs to be installed by hand.
+# `make bench` prints the speed table (issue 14); `make bench BENCH_ARGS=--suite` also times the suite.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -21,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider examples/downstream
 
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) reports

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,24 +38,19 @@ def load_average() -> str:
 
 def time_up() -> float:
     """Seconds from spawning ``chaos-harness up`` until its "harness is up" line."""
+    from dns_bench import stopped_at_exit  # same directory: stops the process however this ends
+
     exe = VENV_BIN / "chaos-harness"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "harness.cli"]
     start = time.perf_counter()
-    proc = subprocess.Popen([*command, "up"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            cwd=ROOT)
-    try:
+    proc = subprocess.Popen([*command, "up"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    with stopped_at_exit(proc):
         assert proc.stdout is not None
         for line in proc.stdout:
             if line.startswith("harness is up"):
                 return time.perf_counter() - start
         raise SystemExit(f"chaos-harness up exited with {proc.wait()} before saying it was up")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 _IN_PROCESS = textwrap.dedent("""
@@ -101,39 +95,49 @@ _PLUGIN_TESTS = """
 import pytest
 
 @pytest.mark.parametrize("i", range({n}))
-def test_with(chaos, i):
+def test_chaos(chaos, i):
     assert chaos is not None
 
 @pytest.mark.parametrize("i", range({n}))
-def test_without(i):
+def test_plain(i):
     assert i >= 0
+"""
+
+_TIMING_CONFTEST = """
+import json, os, time
+import pytest
+
+_times = []
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    start = time.perf_counter()
+    yield
+    _times.append(time.perf_counter() - start)
+
+def pytest_sessionfinish(session):
+    with open(os.environ["BENCH_TIMES"], "w") as out:
+        json.dump(_times, out)
 """
 
 
 def plugin_overhead(directory: Path, n: int) -> tuple[float, float]:
     """Mean seconds per test (with ``chaos``, without) from two pytest runs in a row.
 
-    Per-test time is pytest's own setup + call + teardown (JUnit ``time``), so the plugin's reset
-    before and fault clearing after each test count. The first test of each run is dropped: in
-    the ``with`` run it starts the harness, which is the start-up figure, not per-test overhead.
+    Each test is timed around its whole run protocol (setup, call, teardown, reporting), so the
+    plugin's reset before and fault clearing after each test count. The first test of each run
+    is dropped: in the ``with`` run it starts the harness, which is start-up, not per-test cost.
     """
     def durations(selector: str) -> list[float]:
-        report = directory / f"report-{selector}.xml"
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                        "-k", selector, f"--junitxml={report}",
+        times = directory / f"times-{selector}.json"
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", selector,
                         str(directory / "test_overhead.py")],
-                       capture_output=True, text=True, cwd=directory, check=True)
-        return _junit_times(report)
+                       capture_output=True, text=True, cwd=directory, check=True,
+                       env={**os.environ, "BENCH_TIMES": str(times)})
+        return json.loads(times.read_text())[1:]
 
-    with_chaos = durations("test_with")[1:]  # the first one starts the harness
-    without = durations("test_without")[1:]
+    with_chaos, without = durations("test_chaos"), durations("test_plain")
     return sum(with_chaos) / len(with_chaos), sum(without) / len(without)
-
-
-def _junit_times(report: Path) -> list[float]:
-    import xml.etree.ElementTree as ET
-
-    return [float(case.get("time", "0")) for case in ET.parse(report).getroot().iter("testcase")]
 
 
 def main() -> int:
@@ -152,6 +156,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         (directory / "test_overhead.py").write_text(_PLUGIN_TESTS.format(n=args.tests))
+        (directory / "conftest.py").write_text(_TIMING_CONFTEST)
         pairs = [plugin_overhead(directory, args.tests) for _ in range(args.rounds)]
     after = load_average()
 

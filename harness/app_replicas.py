@@ -44,7 +44,8 @@ class AppReplicas:
         self.port = port
         try:
             for address in self.addresses:
-                server = AppServer(self.config, address, port, metrics=self.metrics_store)
+                # The harness created the tables and checks them before each reset (require_tables).
+                server = AppServer(self.config, address, port, metrics=self.metrics_store, check_tables=False)
                 self.servers.append(server)
                 server.start()
         except BaseException:

@@ -23,21 +23,22 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.app_replicas import AppReplicas
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
-from harness.dynamodb import DynamoRegions
-from harness.dynamodb.backends import validate_moto_url
 from harness.errors import ConfigError
-from harness.health import HealthChecker, Target, TcpCheck
 from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
-from harness.proxies import ProxyLayer
 from harness.resolver import DnsCache, ResolverOptions, use_harness_dns
 from sample_app.config import AppConfig, BreakerSettings, RetrySettings, Timeouts
 from sample_app.tables import TABLE_SPECS
+
+if TYPE_CHECKING:  # imported where first used: moto, boto3 and the app cost most of an import
+    from harness.app_replicas import AppReplicas
+    from harness.dynamodb import DynamoRegions
+    from harness.health import HealthChecker
+    from harness.proxies import ProxyLayer
 
 APP_HOSTNAME = "app.chaos.test"
 _NESTED_APP_SETTINGS = {"retry": RetrySettings, "timeouts": Timeouts, "breaker": BreakerSettings}
@@ -89,6 +90,8 @@ class HarnessConfig:
         if isinstance(self.app_replicas, bool) or not isinstance(self.app_replicas, int) or not 1 <= self.app_replicas <= 20:
             raise ConfigError(f"app_replicas must be a whole number from 1 to 20, got {self.app_replicas!r}")
         if self.moto_url is not None:
+            from harness.dynamodb.backends import validate_moto_url
+
             self.moto_url = validate_moto_url(self.moto_url)
 
     def app_config(self, endpoints: Mapping[str, str]) -> AppConfig:
@@ -135,6 +138,10 @@ class Harness:
         return self
 
     def _start(self) -> None:
+        from harness.dynamodb import DynamoRegions
+        from harness.health import HealthChecker, Target, TcpCheck
+        from harness.proxies import ProxyLayer
+
         cfg, stack = self.config, self._stack
         stack.callback(self.loop.close)
         self.loop.start()
@@ -179,6 +186,8 @@ class Harness:
             self.health.add_group(region.hostname, targets, ttl=cfg.dns_ttl)
 
         if cfg.app_profile is not None:
+            from harness.app_replicas import AppReplicas
+
             endpoints = {region.name: region.endpoint_url for region in self.dynamodb.regions}
             self.app = AppReplicas(cfg.app_config(endpoints), self.pool, count=cfg.app_replicas, hostname=APP_HOSTNAME)
             stack.callback(self.app.stop)
@@ -302,7 +311,7 @@ class Harness:
 class _ProxyControl:
     """Stops a DynamoDB node for real (its proxy disabled: connections dropped, port closed)."""
 
-    def __init__(self, proxies: ProxyLayer, proxy: str) -> None:
+    def __init__(self, proxies: "ProxyLayer", proxy: str) -> None:
         self.proxies, self.proxy = proxies, proxy
 
     def stop(self) -> None:

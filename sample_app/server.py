@@ -232,7 +232,9 @@ class AppServer:
     """The sample app on ``host:port`` (port 0 picks one); ``url`` once started.
 
     ``clock`` (wall time, for session expiry and the cache) and ``breaker_clock`` (monotonic, for
-    breaker cool-downs) are injectable so tests can move time without sleeping.
+    breaker cool-downs) are injectable so tests can move time without sleeping. ``check_tables``
+    False skips the start-up table check (a few DynamoDB round trips) for a caller that has just
+    created the tables itself, such as the harness.
     """
 
     def __init__(
@@ -244,8 +246,10 @@ class AppServer:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         breaker_clock: Callable[[], float] = time.monotonic,
+        check_tables: bool = True,
     ) -> None:
         self.config = config
+        self.check_tables = check_tables
         self.host = require_loopback(
             config.host if host is None else host, allow_non_loopback=config.allow_non_loopback, what="sample app"
         )
@@ -268,7 +272,8 @@ class AppServer:
         """Check every region's tables, bind, and serve in a background thread."""
         if self._server is not None:
             return self
-        self._check_tables()
+        if self.check_tables:
+            self._check_tables()
         sock = bind_socket(self.host, self.port, what="sample app")
         service = SessionService.from_config(self.config, self.metrics, clock=self.clock, breaker_clock=self.breaker_clock)
         try:
