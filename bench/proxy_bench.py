@@ -4,6 +4,8 @@ Round trips: N small request/response exchanges on one connection to an echo ser
 through a proxy; prints the added microseconds per round trip (goal <= 50 us).
 Bulk: 64 MiB sent to a sink that acknowledges the end, direct and through a proxy; prints both
 throughputs and their ratio (goal >= 0.8).
+The proxy runs in its own process (as dns_bench.py does with its servers), so the measuring
+client, echo server and sink, which live in this process, never compete with it for the GIL.
 Direct and proxied runs alternate (``--repeats`` pairs); each side's figure is its median over the
 pairs, the spread of the per-pair figures is printed too, and so is the load average, since other
 work on the machine moves single runs.
@@ -18,6 +20,7 @@ import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -93,6 +96,18 @@ def bulk(address: str, mib: int) -> float:
         return mib * BLOCK / (time.perf_counter() - start)
 
 
+def serve_proxies(echo: str, sink: str) -> None:
+    """Child process: proxies to ``echo`` and ``sink``; prints their addresses, stops when stdin closes."""
+    layer = ProxyLayer.connect()
+    try:
+        via_echo = layer.create("bench_echo", "127.0.0.1:0", echo).listen
+        via_sink = layer.create("bench_sink", "127.0.0.1:0", sink).listen
+        print(via_echo, via_sink, "embedded" if layer.embedded else f"real at {layer.url}", flush=True)
+        sys.stdin.read()
+    finally:
+        layer.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--round-trips", type=int, default=10_000)
@@ -100,14 +115,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5,
                         help="direct/proxied pairs, interleaved; the median of each side counts")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--serve", nargs=2, metavar=("ECHO", "SINK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve_proxies(*args.serve)
+        return
     before = _load_average()
 
     echo, sink = EchoServer().start(), Sink()
-    layer = ProxyLayer.connect()
+    child = subprocess.Popen([sys.executable, __file__, "--serve", echo.address, sink.address],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        via_echo = layer.create("bench_echo", "127.0.0.1:0", echo.address).listen
-        via_sink = layer.create("bench_sink", "127.0.0.1:0", sink.address).listen
+        assert child.stdout is not None
+        via_echo, via_sink, kind = child.stdout.readline().split(maxsplit=2)
         # Interleaved repeats: the machine's noise hits both sides alike.
         rt_pairs, bw_pairs = [], []
         for _ in range(args.repeats):
@@ -115,7 +135,13 @@ def main() -> None:
                              round_trips(via_echo, args.round_trips // args.repeats)))
             bw_pairs.append((bulk(sink.address, args.mib), bulk(via_sink, args.mib)))
     finally:
-        layer.close()
+        assert child.stdin is not None
+        child.stdin.close()
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
         sink.stop()
         echo.stop()
 
@@ -128,7 +154,7 @@ def main() -> None:
                           "direct_mib_s": direct_bw / 2**20, "proxy_mib_s": proxy_bw / 2**20, "bulk_ratio": ratio,
                           "repeats": args.repeats, "load_before": before, "load_after": _load_average()}))
         return
-    kind = "embedded" if layer.embedded else f"real at {layer.url}"
+    kind = kind.strip()
     print(f"toxiproxy: {kind}; load average before: {before}")
     print(f"round trips ({args.round_trips} x 64 B, median of {args.repeats}): direct {direct_rt * 1e6:.1f} us, "
           f"proxied {proxy_rt * 1e6:.1f} us, added {added_us:.1f} us per round trip (goal <= 50)")
