@@ -297,6 +297,12 @@ class EmbeddedToxiproxy:
             self._loop.run(_stop())
         self._stop_own_loop()
 
+    def reset(self) -> None:
+        """``POST /reset`` without the HTTP round trip: every proxy enabled, every toxic removed."""
+        if self._http is None or self._loop is None:
+            raise HarnessError("the embedded Toxiproxy is not running")
+        self._loop.run(self._api.reset())
+
     def _stop_own_loop(self) -> None:
         if self._owns_loop and self._loop is not None:
             self._loop.close()
