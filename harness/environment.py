@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
-from harness.errors import ConfigError
+from harness.errors import ConfigError, TimeoutExpired
 from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
 from harness.resolver import DnsCache, ResolverOptions, use_harness_dns
@@ -41,6 +41,8 @@ if TYPE_CHECKING:  # imported where first used: moto, boto3 and the app cost mos
     from harness.proxies import ProxyLayer
 
 APP_HOSTNAME = "app.chaos.test"
+#: How long a reset waits for DNS replies a cleared delay fault still holds (longer ones land late).
+HELD_REPLY_WAIT = 5.0
 _NESTED_APP_SETTINGS = {"retry": RetrySettings, "timeouts": Timeouts, "breaker": BreakerSettings}
 
 
@@ -224,7 +226,12 @@ class Harness:
                 self.dynamodb.require_tables(spec["TableName"] for spec in TABLE_SPECS)
             self.app.reset()
         if self.dns is not None:
-            self.dns.reset()
+            # A reply a cleared delay fault still holds would land in the next test (its log, its
+            # clients); restarting the app used to give them time to go out, an in-place reset waits.
+            dns = self.dns
+            with contextlib.suppress(TimeoutExpired):
+                dns.changed.wait_for(lambda: dns.held == 0, HELD_REPLY_WAIT, "DNS replies held by a delay fault")
+            dns.reset()
         if self.resolver is not None and self.resolver.cache is not None:
             self.resolver.cache.clear()
 
