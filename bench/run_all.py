@@ -75,7 +75,7 @@ def main() -> int:
             ("`chaos-harness up` until \"harness is up\"", f"{startup['up_s']:.2f} s", "<= 1.0 s"),
             ("`Harness(HarnessConfig()).start()` after imports",
              f"{startup['start_s']:.2f} s (+ {startup['import_s']:.2f} s import)", "start <= 0.3 s, import <= 0.3 s"),
-            ("`Harness.reset()` with the sample app", f"{startup['reset_ms']:.1f} ms", "<= 20 ms"),
+            ("`Harness.reset()` with the sample app", f"{startup['reset_ms']:.2f} ms", "<= 20 ms"),
             ("plugin per-test overhead (`chaos` vs none)",
              f"{startup['per_test_overhead_ms']:.2f} ms ({startup['per_test_with_ms']:.2f} vs "
              f"{startup['per_test_without_ms']:.2f} ms)", "<= 2 ms"),
