@@ -1,19 +1,23 @@
-"""DNS server speed, side by side with dnsmasq in one run.
+"""DNS server speed, side by side with dnsmasq in one run, also for the ``chaos-harness up`` configuration.
 
-    .venv/bin/python bench/dns_bench.py [--seconds 8] [--paced 3000]
+    .venv/bin/python bench/dns_bench.py [--rounds 3] [--seconds 3] [--paced 1000] [--json]
 
-Prints, for the harness's DnsServer and for dnsmasq serving the same A record: the throughput
-dnsperf reaches (and the ratio; target >= 0.25x dnsmasq), and the latency percentiles of a
-paced client at 1,000 queries per second (target p99 < 1 ms). dnsperf 2.10 has no latency
-histogram, so the percentiles come from this script's own paced UDP client; dnsperf -Q 1000's
-average latency is printed too. Each server runs in its own process so the measuring client
-never competes with it for the GIL. Everything started is stopped, even on errors or Ctrl-C.
+Three servers answer the same A record: the harness's ``DnsServer`` alone (its own process),
+dnsmasq, and the DNS server inside ``chaos-harness up`` (the whole harness in one process, health
+checker probing every node and publishing into DNS, as users run it). Each round measures every
+server in turn: dnsperf throughput, dnsperf's average latency at 1,000 queries per second, and the
+percentiles of this script's own paced UDP client at 1,000 qps. ``up`` is paused (SIGSTOP) while
+the others are measured so its health checker does not load their rounds. Printed: the median
+over rounds of each figure for each server and the ratios against dnsmasq (goals: qps >= 0.6x,
+average latency at 1,000 qps <= 1.5x), plus the load average. Everything started is stopped,
+even on errors or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -161,24 +165,50 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def measure(label: str, address: tuple[str, int], seconds: float, paced: int) -> dict[str, float]:
+@contextlib.contextmanager
+def up_server() -> Iterator[tuple[tuple[str, int], subprocess.Popen]]:
+    """``chaos-harness up`` (default scenario); yields its DNS address and the process."""
+    exe = os.path.join(os.path.dirname(sys.executable), "chaos-harness")
+    command = [exe] if os.path.exists(exe) else [sys.executable, "-m", "harness.cli"]
+    proc = subprocess.Popen([*command, "up"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    with stopped_at_exit(proc):
+        address = None
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("dns "):
+                host, _, port = line.split()[1].rpartition(":")
+                address = (host, int(port))
+            if line.startswith("harness is up"):
+                break
+        if address is None:
+            raise SystemExit("chaos-harness up did not print its DNS address")
+        wait_answering(address)
+        yield address, proc
+
+
+def measure(address: tuple[str, int], seconds: float, paced: int) -> dict[str, float]:
     throughput = dnsperf(address, seconds, ["-q", "200"])
-    at_1000 = dnsperf(address, min(seconds, 5), ["-Q", "1000"])
+    at_1000 = dnsperf(address, seconds, ["-Q", "1000"])
     rtts = paced_latencies(address, paced)
-    result = {
-        "qps": throughput["qps"], "lost": throughput["lost"], "avg_ms_1000": at_1000["avg_ms"],
-        "p50_ms": statistics.median(rtts), "p99_ms": percentile(rtts, 99), "max_ms": max(rtts),
-    }
-    print(f"{label:<16} {result['qps']:>10.0f} qps (lost {result['lost']})   at 1000 qps: dnsperf avg "
-          f"{result['avg_ms_1000']:.3f} ms, paced p50 {result['p50_ms']:.3f} ms, p99 {result['p99_ms']:.3f} ms, "
-          f"max {result['max_ms']:.3f} ms", flush=True)
-    return result
+    return {"qps": throughput["qps"], "lost": throughput["lost"], "avg_ms_1000": at_1000["avg_ms"],
+            "p50_ms": statistics.median(rtts), "p99_ms": percentile(rtts, 99)}
+
+
+def medians(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+
+
+def load_average() -> str:
+    return f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="dnsperf run length for throughput")
-    parser.add_argument("--paced", type=int, default=3000, help="queries sent by the paced latency client")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each dnsperf run")
+    parser.add_argument("--paced", type=int, default=1000, help="queries per round sent by the paced latency client")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (medians and ratios)")
     parser.add_argument("--serve", metavar="HOST", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -188,16 +218,41 @@ def main() -> int:
     if missing:
         print(f"SKIP dns_bench: needs {' and '.join(missing)} (apt-get install dnsperf dnsmasq)")
         return 0
-    print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
-          "(tail latencies are only meaningful on a quiet machine)")
+    before = load_average()
     pool = LoopbackPool()
-    with harness_server(pool.take("bench-harness-dns")) as ours:
-        harness = measure("harness DnsServer", ours, args.seconds, args.paced)
-    with dnsmasq_server(pool.take("bench-dnsmasq")) as theirs:
-        dnsmasq = measure("dnsmasq", theirs, args.seconds, args.paced)
-    ratio = harness["qps"] / dnsmasq["qps"]
-    print(f"throughput ratio harness/dnsmasq: {ratio:.2f}x (target >= 0.25x); "
-          f"harness p99 at 1000 qps: {harness['p99_ms']:.3f} ms (target < 1 ms)")
+    samples: dict[str, list[dict[str, float]]] = {"harness": [], "dnsmasq": [], "up": []}
+    with contextlib.ExitStack() as stack:
+        ours = stack.enter_context(harness_server(pool.take("bench-harness-dns")))
+        theirs = stack.enter_context(dnsmasq_server(pool.take("bench-dnsmasq")))
+        up_address, up_proc = stack.enter_context(up_server())
+        for _ in range(args.rounds):
+            up_proc.send_signal(signal.SIGSTOP)
+            try:
+                samples["harness"].append(measure(ours, args.seconds, args.paced))
+                samples["dnsmasq"].append(measure(theirs, args.seconds, args.paced))
+            finally:
+                up_proc.send_signal(signal.SIGCONT)
+            samples["up"].append(measure(up_address, args.seconds, args.paced))
+    result = {name: medians(rounds) for name, rounds in samples.items()}
+    base = result["dnsmasq"]
+    for name in ("harness", "up"):
+        result[name]["qps_ratio"] = result[name]["qps"] / base["qps"]
+        result[name]["latency_ratio"] = result[name]["avg_ms_1000"] / base["avg_ms_1000"]
+    result["load_before"], result["load_after"] = before, load_average()  # type: ignore[assignment]
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"load average before: {before}")
+    print(f"{'server':<22} {'qps':>9} {'avg ms @1000qps':>16} {'p50 ms':>8} {'p99 ms':>8}   medians of {args.rounds} rounds")
+    labels = {"harness": "harness DnsServer", "dnsmasq": "dnsmasq", "up": "chaos-harness up DNS"}
+    for name, label in labels.items():
+        r = result[name]
+        print(f"{label:<22} {r['qps']:>9.0f} {r['avg_ms_1000']:>16.3f} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f}")
+    for name in ("harness", "up"):
+        r = result[name]
+        print(f"{labels[name]} vs dnsmasq: qps {r['qps_ratio']:.2f}x (goal >= 0.6x), "
+              f"average latency at 1000 qps {r['latency_ratio']:.2f}x (goal <= 1.5x)")
+    print(f"load average after: {result['load_after']}")
     return 0
 
 

@@ -23,9 +23,9 @@ _OPERATIONS: list[str] | None = None
 def dynamodb_operations() -> list[str]:
     global _OPERATIONS
     if _OPERATIONS is None:
-        import botocore.session
+        from harness.dynamodb.clients import botocore_session
 
-        model = botocore.session.get_session().get_service_model("dynamodb")
+        model = botocore_session().get_service_model("dynamodb")
         _OPERATIONS = sorted(model.operation_names)
     return _OPERATIONS
 

@@ -23,24 +23,27 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.app_replicas import AppReplicas
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
-from harness.dynamodb import DynamoRegions
-from harness.dynamodb.backends import validate_moto_url
 from harness.dynamodb.regions import DEFAULT_SERVICES
-from harness.errors import ConfigError
-from harness.health import HealthChecker, Target, TcpCheck
+from harness.errors import ConfigError, TimeoutExpired
 from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
-from harness.proxies import ProxyLayer
 from harness.resolver import DnsCache, HarnessResolver, ResolverOptions, routing
 from sample_app.config import AppConfig, BreakerSettings, RetrySettings, Timeouts
 from sample_app.tables import TABLE_SPECS
 
+if TYPE_CHECKING:  # imported where first used: moto, boto3 and the app cost most of an import
+    from harness.app_replicas import AppReplicas
+    from harness.dynamodb import DynamoRegions
+    from harness.health import HealthChecker
+    from harness.proxies import ProxyLayer
+
 APP_HOSTNAME = "app.chaos.test"
+#: How long a reset waits for DNS replies a cleared delay fault still holds (longer ones land late).
+HELD_REPLY_WAIT = 5.0
 _NESTED_APP_SETTINGS = {"retry": RetrySettings, "timeouts": Timeouts, "breaker": BreakerSettings}
 
 
@@ -105,6 +108,8 @@ class HarnessConfig:
         if isinstance(self.app_replicas, bool) or not isinstance(self.app_replicas, int) or not 1 <= self.app_replicas <= 20:
             raise ConfigError(f"app_replicas must be a whole number from 1 to 20, got {self.app_replicas!r}")
         if self.moto_url is not None:
+            from harness.dynamodb.backends import validate_moto_url
+
             self.moto_url = validate_moto_url(self.moto_url)
 
     def resolver_options(self) -> ResolverOptions:
@@ -162,6 +167,10 @@ class Harness:
         return self
 
     def _start(self) -> None:
+        from harness.dynamodb import DynamoRegions
+        from harness.health import HealthChecker, Target, TcpCheck
+        from harness.proxies import ProxyLayer
+
         cfg, stack = self.config, self._stack
         stack.callback(self.loop.close)
         self.loop.start()
@@ -209,6 +218,8 @@ class Harness:
             self.health.add_group(endpoint.hostname, targets, ttl=cfg.dns_ttl)
 
         if cfg.app_profile is not None:
+            from harness.app_replicas import AppReplicas
+
             endpoints = {region.name: region.endpoint_url for region in self.dynamodb.regions}
             self.app = AppReplicas(cfg.app_config(endpoints), self.pool, count=cfg.app_replicas, hostname=APP_HOSTNAME)
             stack.callback(self.app.stop)
@@ -241,9 +252,16 @@ class Harness:
         if self.health is not None:
             self.health.reset()
         if self.app is not None:
+            if self.dynamodb is not None:  # the app keeps running, so it will not check them itself
+                self.dynamodb.require_tables(spec["TableName"] for spec in TABLE_SPECS)
             self.app.reset()
         if self.dns is not None:
-            self.dns.reset()
+            # A reply a cleared delay fault still holds would land in the next test (its log, its
+            # clients); restarting the app used to give them time to go out, an in-place reset waits.
+            dns = self.dns
+            with contextlib.suppress(TimeoutExpired):
+                dns.changed.wait_for(lambda: dns.held == 0, HELD_REPLY_WAIT, "DNS replies held by a delay fault")
+            dns.reset()
         if self.resolver is not None and self.resolver.cache is not None:
             self.resolver.cache.clear()
 
@@ -339,7 +357,7 @@ class Harness:
 class _ProxyControl:
     """Stops a DynamoDB node for real (its proxy disabled: connections dropped, port closed)."""
 
-    def __init__(self, proxies: ProxyLayer, proxy: str) -> None:
+    def __init__(self, proxies: "ProxyLayer", proxy: str) -> None:
         self.proxies, self.proxy = proxies, proxy
 
     def stop(self) -> None:

@@ -24,6 +24,8 @@ class SessionCache(Protocol):
 
     def forget(self, session_id: str) -> None: ...
 
+    def clear(self) -> None: ...
+
 
 class StaticStabilityCache:
     """Sessions seen (created or validated) within ``ttl`` seconds, bounded to ``max_entries``.
@@ -65,6 +67,10 @@ class StaticStabilityCache:
         with self._lock:
             self._entries.pop(session_id, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
 
 class NoCache:
     """The naive app remembers nothing: when the database is gone, so is sign-in."""
@@ -76,4 +82,7 @@ class NoCache:
         return None
 
     def forget(self, session_id: str) -> None:
+        pass
+
+    def clear(self) -> None:
         pass

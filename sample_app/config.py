@@ -30,9 +30,9 @@ MODES = ("resilient", "naive")
 
 @functools.lru_cache(maxsize=1)
 def _known_regions() -> frozenset[str]:
-    import botocore.session
+    from harness.dynamodb.clients import botocore_session
 
-    return frozenset(botocore.session.get_session().get_available_regions("dynamodb"))
+    return frozenset(botocore_session().get_available_regions("dynamodb"))
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,8 @@ class Breaker(Protocol):
 
     def record_failure(self) -> None: ...
 
+    def reset(self) -> None: ...
+
 
 StateListener = Callable[[str, str, str], None]  # (breaker name, old state, new state)
 
@@ -256,6 +258,12 @@ class CircuitBreaker:
             if self._state == CLOSED and self.trip.should_trip():
                 self._open()
 
+    def reset(self) -> None:
+        """Closed with no history, without reporting a transition (a new test, not a recovery)."""
+        with self._lock:
+            self._state, self._opened_at, self._probe_out = CLOSED, 0.0, False
+            self.trip.reset()
+
     def _open(self) -> None:
         self._opened_at = self.clock()
         self._move(OPEN)
@@ -287,6 +295,9 @@ class NoBreaker:
         pass
 
     def record_failure(self) -> None:
+        pass
+
+    def reset(self) -> None:
         pass
 
 

@@ -193,6 +193,7 @@ class _HttpServer(ThreadingHTTPServer):
         self.routes = routes
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._connection_ended = threading.Condition(self._lock)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
@@ -202,16 +203,26 @@ class _HttpServer(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         with self._lock:
             self._connections.discard(request)
+            self._connection_ended.notify_all()
         super().shutdown_request(request)
 
-    def close_connections(self) -> None:
+    def close_connections(self) -> set[socket.socket]:
+        """End every open connection; returns them (their handlers may still be finishing)."""
         with self._lock:
-            connections = list(self._connections)
+            connections = set(self._connections)
         for conn in connections:
             try:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        return connections
+
+    def drain(self) -> None:
+        """End every open connection and wait until each one's handler let go of it, so no request
+        still finishing can change state after this returns; the listener keeps accepting."""
+        ending = self.close_connections()
+        with self._connection_ended:
+            self._connection_ended.wait_for(lambda: self._connections.isdisjoint(ending))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
@@ -221,7 +232,9 @@ class AppServer:
     """The sample app on ``host:port`` (port 0 picks one); ``url`` once started.
 
     ``clock`` (wall time, for session expiry and the cache) and ``breaker_clock`` (monotonic, for
-    breaker cool-downs) are injectable so tests can move time without sleeping.
+    breaker cool-downs) are injectable so tests can move time without sleeping. ``check_tables``
+    False skips the start-up table check (a few DynamoDB round trips) for a caller that has just
+    created the tables itself, such as the harness.
     """
 
     def __init__(
@@ -233,8 +246,10 @@ class AppServer:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         breaker_clock: Callable[[], float] = time.monotonic,
+        check_tables: bool = True,
     ) -> None:
         self.config = config
+        self.check_tables = check_tables
         self.host = require_loopback(
             config.host if host is None else host, allow_non_loopback=config.allow_non_loopback, what="sample app"
         )
@@ -257,7 +272,8 @@ class AppServer:
         """Check every region's tables, bind, and serve in a background thread."""
         if self._server is not None:
             return self
-        self._check_tables()
+        if self.check_tables:
+            self._check_tables()
         sock = bind_socket(self.host, self.port, what="sample app")
         service = SessionService.from_config(self.config, self.metrics, clock=self.clock, breaker_clock=self.breaker_clock)
         try:
@@ -286,6 +302,24 @@ class AppServer:
         if service is not None:
             service.close()
         self._server = self._thread = self.service = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def drain(self) -> None:
+        """End every client connection and wait for requests in flight (no-op when stopped)."""
+        if self._server is not None:
+            self._server.drain()
+
+    def reset(self) -> None:
+        """Fresh per-test state on the listener that keeps running: breakers closed, cache and
+        connection pools emptied, breakers reported to ``metrics`` again. A stopped server is
+        started (a test may have killed it). Call ``drain()`` first so no request is in flight."""
+        if self.service is None:
+            self.start()
+            return
+        self.service.reset(self.metrics)
 
     def _check_tables(self) -> None:
         """A missing table is a setup mistake worth one clear error at start, not 502s later.

@@ -146,8 +146,20 @@ class SessionService:
         )
 
     def close(self) -> None:
-        """Close every region's HTTP connection pool."""
+        """Close every region's HTTP connection pool (the clients open new connections if used again)."""
         self._close()
+
+    def reset(self, metrics: Metrics) -> None:
+        """Back to a fresh start without new clients: breakers closed, cache empty, pools closed.
+
+        ``metrics`` (just emptied) is told each breaker's state again, as ``from_config`` does.
+        Creating the clients again would cost far more than everything else a reset does.
+        """
+        for breaker in self.router.breakers().values():
+            breaker.reset()
+            metrics.track_breaker(breaker.name, breaker.state)
+        self.cache.clear()
+        self.close()
 
     # ------------------------------------------------------------------ API operations
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 
+from harness.dynamodb.clients import dynamodb_client
 from harness.errors import ConfigError
 from sample_app.config import RetrySettings, Timeouts
 from sample_app.tables import IDEMPOTENCY_TABLE, SESSIONS_TABLE, TABLE_SPECS, USERS_TABLE
@@ -42,10 +42,7 @@ def make_client(
         max_pool_connections=max_pool_connections,
         tcp_keepalive=True,
     )
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
-    )
-    return session.client("dynamodb", endpoint_url=endpoint_url, config=config)
+    return dynamodb_client(region, endpoint_url, config)
 
 
 @dataclass(frozen=True)

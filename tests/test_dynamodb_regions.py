@@ -9,10 +9,10 @@ import threading
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from harness.dynamodb import DynamoRegions
+from harness.dynamodb import DynamoRegions, TableSpec
 from harness.errors import AddressInUseError, ConfigError
 from harness.loopback import LoopbackPool
-from regions_fixtures import east, fresh_chaos, networked  # noqa: F401 (fixtures)
+from regions_fixtures import ORDERS, east, fresh_chaos, networked  # noqa: F401 (fixtures)
 from harness.resolver import hook
 
 ITEM = {"pk": {"S": "order-1"}, "total": {"N": "42"}}
@@ -198,3 +198,17 @@ def test_a_request_in_flight_gets_its_response_before_its_connection_closes():
         response = replies[0]
         assert (response.status, response.read(), response.getheader("Connection")) == (200, b"done", "close")
         conn.close()
+
+
+def test_require_tables_names_a_table_a_test_dropped(chaos, harness):
+    """What Harness.reset checks instead of restarting the app: every table still exists everywhere."""
+    harness.dynamodb.require_tables(["orders"])
+    west = harness.dynamodb.region("us-west-2").client(direct=True)
+    try:
+        west.delete_table(TableName="orders")
+        with pytest.raises(ConfigError, match=r"^table 'orders' does not exist in us-west-2 \(tables there: none\)$"):
+            harness.dynamodb.require_tables(["orders"])
+    finally:
+        harness.dynamodb.region("us-west-2").store.create_table(TableSpec.of(ORDERS))
+        west.close()
+    harness.dynamodb.require_tables(["orders"])

@@ -381,3 +381,37 @@ def test_naive_app_fails_when_the_primary_is_down(fresh, launch):
     assert metrics["requests"]["by_region"] == {"us-east-1": 3}  # never us-west-2
     assert metrics["retries"]["by_region"]["us-east-1"] == 5  # one legacy retry per failed call
     assert metrics["breakers"]["transitions"] == [] and metrics["failovers"]["total"] == 0
+
+
+def test_reset_in_place_forgets_breakers_cache_and_counts_on_the_same_listener(fresh, launch):
+    """Between tests the harness resets a running app instead of restarting it: the next test must
+    see closed breakers, an empty static-stability cache and zeroed metrics, on the same address."""
+    config = AppConfig.resilient(fresh.endpoints, cache_ttl=30.0, **FAST)
+    app, client = launch(config, clock=FakeClock(), breaker_clock=FakeClock())
+    url = app.url
+    seed_user(fresh, client)
+    session_path = f"/sessions/{login(client).body['session']['session_id']}"
+    fresh.replicate("us-east-1", "us-west-2")
+    fresh.take_down("us-east-1")
+    for _ in range(4):
+        assert client.request("GET", session_path).region == "us-west-2"
+    assert app.service.router.breakers()["us-east-1"].state == OPEN
+    fresh.bring_back("us-east-1")
+
+    app.drain()  # ends the client's keep-alive connection and waits for requests in flight
+    app.metrics.reset()
+    app.reset()
+    client.close()
+
+    assert app.url == url and app.running
+    with AppClient(url) as after:
+        health = after.request("GET", "/healthz")
+        assert health.status == 200 and health.body["breakers"] == {"us-east-1": "closed", "us-west-2": "closed"}
+        metrics = after.request("GET", "/metrics").body
+        assert metrics["breakers"] == {"states": {"us-east-1": "closed", "us-west-2": "closed"}, "transitions": []}
+        assert metrics["failovers"]["total"] == 0 and metrics["requests"]["total"] == 1  # the /healthz above
+        fresh.take_down("us-east-1")
+        fresh.take_down("us-west-2")
+        assert after.request("GET", session_path).status == 503  # not answered from the emptied cache
+        fresh.bring_back("us-east-1")
+        assert after.request("GET", session_path).region == "us-east-1"  # no cool-down left to wait out

@@ -14,8 +14,13 @@ from pathlib import Path
 import pytest
 
 # Imported here so inline inner sessions reuse these modules instead of importing (and
-# registering faults) a second time.
+# registering faults) a second time. pytester drops modules first imported by an inner session,
+# so the components harness.environment imports only on start (moto, boto3, requests) are here too.
+import harness.app_replicas  # noqa: F401
+import harness.dynamodb.regions  # noqa: F401
 import harness.environment  # noqa: F401
+import harness.health  # noqa: F401
+import harness.proxies  # noqa: F401
 import harness.pytest_plugin  # noqa: F401
 from harness.control.server import ControlServer
 from harness.environment import Harness, HarnessConfig

@@ -47,12 +47,14 @@ class QueryLog:
         self._counts: Counter[tuple[str, str]] = Counter()
         self.total = 0
 
-    def record(self, entry: QueryLogEntry) -> None:
+    def record(self, entry: QueryLogEntry, *, notify: bool = True) -> None:
+        """Add an entry; ``notify=False`` lets a caller logging a burst wake waiters once at its end."""
         with self._lock:
             self._entries.append(entry)
             self._counts[(entry.name, entry.qtype)] += 1
             self.total += 1
-        self.changed.notify()
+        if notify:
+            self.changed.notify()
 
     def entries(self, name: str | None = None) -> list[QueryLogEntry]:
         """Entries still in the window, oldest first, optionally for one name."""

@@ -199,18 +199,20 @@ class DnsServer:
 
     # -- UDP ------------------------------------------------------------------------------------
     def _on_udp_readable(self, sock: socket.socket) -> None:
+        hits = 0  # cached replies are logged without waking log waiters; they are woken once, below
         for _ in range(_UDP_BURST):
             try:
                 data, client = sock.recvfrom(MAX_QUERY_SIZE + 1)  # longer: FORMERR, unparsed
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:  # e.g. ICMP port unreachable from an earlier reply; the socket is fine
                 continue
             cached = self._cached(data)
             if cached is not None:
                 tail, name, qtype, rcode, answers = cached
                 self.log.record(QueryLogEntry(time.monotonic(), time.time(), client[:2], "udp",
-                                              name, qtype, rcode, answers))
+                                              name, qtype, rcode, answers), notify=False)
+                hits += 1
                 self._send_udp(sock, data[:2] + tail, client)
                 continue
             received = (time.monotonic(), time.time())
@@ -221,6 +223,8 @@ class DnsServer:
                 self._later(outcome.delay, self._finish_udp, sock, client, outcome, received)
             else:
                 self._finish_udp(sock, client, outcome, received)
+        if hits:
+            self.log.changed.notify()
 
     def _later(self, delay: float, fn: Callable[..., None], *args: object) -> None:
         """Run ``fn`` after ``delay`` on the loop (never blocking it); cancelled by ``stop()``."""

@@ -1,9 +1,11 @@
 """boto3 clients for the mocked regions: one shared session, dummy credentials.
 
-One boto3 session for the process: loading service models once keeps client creation cheap, and
-boto3 registers its per-session event handlers (S3's ``upload_file`` injection among them) only
-once, which it requires. Creating clients from one session is serialised with a lock, because a
-boto3 session is not thread-safe.
+``botocore.session.get_session()`` returns a *new* session that reads endpoint data and service
+models from disk again (about 0.1-0.2 s each), so the process keeps one botocore session for every
+metadata lookup and one boto3 session over it for every client. boto3 registers its per-session
+event handlers (S3's ``upload_file`` injection among them) once per session, which it requires, and
+a session is not thread-safe while it creates clients (the clients themselves are): creating one is
+serialised with a lock.
 """
 
 from __future__ import annotations
@@ -12,9 +14,25 @@ import threading
 from typing import Any
 
 import boto3
+import botocore.session
 
 _session_lock = threading.Lock()
+_botocore_session: botocore.session.Session | None = None
 _boto3_session: boto3.session.Session | None = None
+
+
+def _shared_botocore() -> botocore.session.Session:
+    """The botocore session; the caller holds ``_session_lock``."""
+    global _botocore_session
+    if _botocore_session is None:
+        _botocore_session = botocore.session.get_session()
+    return _botocore_session
+
+
+def botocore_session() -> botocore.session.Session:
+    """The process's botocore session: endpoint data and service models are loaded once."""
+    with _session_lock:
+        return _shared_botocore()
 
 
 class _LockedSession:
@@ -24,10 +42,16 @@ class _LockedSession:
         global _boto3_session
         with _session_lock:
             if _boto3_session is None:
-                _boto3_session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+                _boto3_session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                                       botocore_session=_shared_botocore())
             return _boto3_session.client(*args, **kwargs)
 
 
 def session() -> _LockedSession:
     """The shared session (only ``client(...)`` is offered)."""
     return _LockedSession()
+
+
+def dynamodb_client(region: str, endpoint_url: str, config: Any = None) -> Any:
+    """A DynamoDB client of the shared session."""
+    return session().client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config)

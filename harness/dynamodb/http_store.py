@@ -19,7 +19,7 @@ from typing import Any
 import botocore.config
 import botocore.exceptions
 
-from harness.dynamodb.clients import session
+from harness.dynamodb.clients import dynamodb_client
 from harness.dynamodb.store import Store
 from harness.dynamodb.tables import TableSpec
 from harness.errors import ConfigError, HarnessError
@@ -41,7 +41,7 @@ class HttpRegionStore(Store):
             connect_timeout=timeout, read_timeout=timeout, retries={"mode": "standard", "total_max_attempts": 1},
             max_pool_connections=16,
         )
-        self.client = session().client("dynamodb", region_name=region, endpoint_url=url, config=config)
+        self.client = dynamodb_client(region, url, config)
         self.client.meta.events.register("before-sign.dynamodb", self._pin_account)
         self._keys: dict[str, tuple[str, str | None]] = {}
         self._keys_lock = threading.Lock()

@@ -7,9 +7,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import botocore.session
-
 from harness.dynamodb.backends import moto_backend
+from harness.dynamodb.clients import botocore_session
 from harness.dynamodb.region import Region
 from harness.dynamodb.replication import Replicator
 from harness.dynamodb.tables import TableSpec
@@ -29,7 +28,7 @@ def known_regions() -> list[str]:
 
 @functools.cache
 def _known_regions() -> tuple[str, ...]:
-    session = botocore.session.get_session()
+    session = botocore_session()
     return tuple(sorted({r for p in session.get_available_partitions() for r in session.get_available_regions("dynamodb", p)}))
 
 
@@ -280,6 +279,13 @@ class DynamoRegions:
     def endpoints(self) -> list[Any]:
         """Every endpoint of every region (DynamoDB and the other services), each with its nodes."""
         return [endpoint for region in self.regions for endpoint in region.endpoints]
+
+    def require_tables(self, names: Iterable[str]) -> None:
+        """``ConfigError`` naming the first of ``names`` missing in some region (a test dropped it)."""
+        for name in names:
+            for region in self.regions:
+                if not region.store.has_table(name):
+                    raise region.store.missing(name)
 
     def reset(self) -> None:
         """Per-test state in milliseconds: tables emptied, faults and logs cleared, replication resumed,

@@ -18,6 +18,7 @@ import functools
 import random
 import socket
 import struct
+import sys
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ RECEIVE_BUFFER = 4 << 20  # SO_RCVBUF of proxy sockets: lets a short bulk transf
 HIGH_WATER = 1 << 20  # queued bytes at which a toxic link stops reading its source
 LOW_WATER = 256 << 10
 WRITE_HIGH_WATER = 4 << 20  # a socket's pending writes before its peer stops reading (bulk speed)
+# Since 3.12 a transport keeps unsent bytes as a view of the caller's buffer; before, it copies them.
+TRANSPORT_KEEPS_VIEWS = sys.version_info >= (3, 12)
 
 
 @functools.cache
@@ -216,6 +219,7 @@ class Link:
         self.dest = dest
         self.loop = asyncio.get_running_loop()
         self.stubs: list[ToxicStub] = []
+        self._any_enabled = False  # any(stub.enabled for stub in stubs), kept by sync(): no per-chunk scan
         self.finished = False
         self._queue: collections.deque[Chunk | None] = collections.deque()
         self._queued_bytes = 0
@@ -242,16 +246,17 @@ class Link:
         for stub in old.values():
             stub.stop()
         self.stubs = chain
+        self._any_enabled = any(stub.enabled for stub in chain)
         for stub in fresh:
             if stub.enabled and not self.conn.closed:
                 stub.entry.toxic.start(stub)
 
     def feed(self, data: memoryview) -> None:
         """Pass on bytes read from ``source``; ``data`` is a view of its ``ReadBuffer``."""
-        if self._worker is None and not self._queue and not self.active:
+        if self._worker is None and not self._queue and not self._any_enabled:
             self.dest.write(data)  # fast path: plain relay
-            if self.dest.unsent():
-                self.source.read_buffer.renew()
+            if TRANSPORT_KEEPS_VIEWS and self.dest.unsent():
+                self.source.read_buffer.renew()  # a fresh MiB per backed-up read: only when needed
             return
         self._queue.append(Chunk(bytes(data), self.loop.time()))
         self._queued_bytes += len(data)
@@ -262,7 +267,7 @@ class Link:
     def feed_eof(self) -> None:
         if self.finished or None in self._queue:
             return
-        if self._worker is None and not self._queue and not self.active:
+        if self._worker is None and not self._queue and not self._any_enabled:
             self._finish()
             return
         self._queue.append(None)
@@ -272,6 +277,7 @@ class Link:
         for stub in self.stubs:
             stub.stop()
         self.stubs = []
+        self._any_enabled = False
         self._queue.clear()
         if self._worker is not None and self._worker is not asyncio.current_task():
             self._worker.cancel()
