@@ -180,13 +180,13 @@ MOTO=$!
 trap 'kill -TERM $HARNESS $APP $MOTO 2>/dev/null; wait' EXIT
 # Readiness the way docker decides it: the service's own healthcheck command, retried.
 until {moto_health} >/dev/null 2>&1; do kill -0 $MOTO; sleep 0.2; done
-{harness} > {tmp}/harness.out 2>&1 &
+env {harness_env} {harness} > {tmp}/harness.out 2>&1 &
 HARNESS=$!
-until {harness_health} >/dev/null 2>&1; do kill -0 $HARNESS; sleep 0.2; done
+until env {harness_env} {harness_health} >/dev/null 2>&1; do kill -0 $HARNESS; sleep 0.2; done
 env {app_env} {app} > {tmp}/app.out 2>&1 &
 APP=$!
 until {app_health} 2>/dev/null; do kill -0 $APP; sleep 0.2; done
-{drill}
+env {drill_env} {drill}
 """
 
 
@@ -218,18 +218,24 @@ def test_the_pod_runs_the_compose_commands_in_a_network_namespace(services, tmp_
     drill = [c.replace("harness:", "127.0.0.1:").replace("app:", "127.0.0.1:") for c in services["drill"]["command"]]
     drill[drill.index(parse(drill).scenario)] = scenario
     drill[drill.index("/reports")] = str(tmp_path / "reports")
-    app_env = {**services["app"]["environment"], "CHAOS_APP_PBKDF2_ITERATIONS": "1000"}
+
+    def env(service: str, **extra: str) -> str:
+        """The service's environment from the file, as compose passes it (the control token too)."""
+        settings = {**services[service].get("environment", {}), **extra}
+        return " ".join(f"{k}={shlex.quote(str(v))}" for k, v in settings.items())
+
     script = POD_SCRIPT.format(
+        harness_env=env("harness"), drill_env=env("drill"),
         moto=line(moto), moto_health=line(services["moto"]["healthcheck"]["test"][1:]),
         harness=line(harness), harness_health=line(services["harness"]["healthcheck"]["test"][1:]),
-        app_env=" ".join(f"{k}={shlex.quote(str(v))}" for k, v in app_env.items()),
+        app_env=env("app", CHAOS_APP_PBKDF2_ITERATIONS="1000"),
         app=line(services["app"]["command"]), app_health=line(services["app"]["healthcheck"]["test"][1:]),
         drill=line(drill), tmp=tmp_path,
     )
     done = subprocess.run(["unshare", "-rn", "sh", "-c", script], capture_output=True, text=True, timeout=120)
     logs = "".join(p.read_text() for p in sorted(tmp_path.glob("*.out")))
     assert done.returncode == 0, done.stdout + done.stderr + logs
-    assert "PASS  lost_writes" in done.stdout
+    assert "PASS         lost_writes" in done.stdout
     moto_url = parse(harness).moto_url
     assert re.search(rf"^moto +{re.escape(moto_url)} \(external", (tmp_path / "harness.out").read_text(), re.M)
     assert '"POST / HTTP/1.1" 200' in (tmp_path / "moto.out").read_text()  # the data went through the moto server

@@ -387,7 +387,7 @@ def test_reset_in_place_forgets_breakers_cache_and_counts_on_the_same_listener(f
     """Between tests the harness resets a running app instead of restarting it: the next test must
     see closed breakers, an empty static-stability cache and zeroed metrics, on the same address."""
     config = AppConfig.resilient(fresh.endpoints, cache_ttl=30.0, **FAST)
-    app, client = launch(config, clock=FakeClock(), breaker_clock=FakeClock())
+    app, client = launch(config, clock=ManualClock(), breaker_clock=ManualClock())
     url = app.url
     seed_user(fresh, client)
     session_path = f"/sessions/{login(client).body['session']['session_id']}"

@@ -18,7 +18,7 @@ from harness.loopback import LoopbackPool, bind_socket, shared_port
 
 @functools.cache
 def _known_services() -> frozenset[str]:
-    return frozenset(botocore.session.get_session().get_available_services())
+    return frozenset(botocore_session().get_available_services())
 
 
 def known_regions() -> list[str]:
