@@ -25,6 +25,7 @@ EXIT_OK, EXIT_SLO_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_REPORT_DIR = ".chaos-reports"
 HARNESS_URL_VARIABLE = "CHAOS_HARNESS_URL"
 MOTO_URL_VARIABLE = "CHAOS_MOTO_URL"
+DEFAULT_RUN_SCENARIO = "us-east-1-2025-10-20"
 
 #: Environment variables the harness itself reads (the sample app's are ``sample_app.config.ENVIRONMENT``).
 ENVIRONMENT: dict[str, str] = {
@@ -217,16 +218,31 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.sandbox import run_command
+    from harness.sandboxed_run import run_in_harness
     from harness.scenario import load_scenario
 
     command = args.argv[1:] if args.argv[:1] == ["--"] else list(args.argv)
     if not command:
         raise UsageError("run needs a command after --, e.g. chaos-harness run -- python -m sample_app")
-    with open_harness(load_scenario(args.scenario), with_app=False) as env:
-        child_env = {**env.client_environment(), **os.environ}  # the caller's own settings win
-        completed = run_command(command, dns_server=env.dns, forwards=list(env.forwards), env=child_env)
-    return completed.returncode
+    publish = [_publish(text) for text in args.publish]
+    scenario = load_scenario(args.scenario or DEFAULT_RUN_SCENARIO)
+    method = scenario if args.scenario else None  # the default scenario only shapes the harness
+    url = args.harness_url or os.environ.get(HARNESS_URL_VARIABLE)
+    if url:
+        from harness.control import RemoteHarness
+
+        opened: AbstractContextManager[Any] = RemoteHarness(url)  # no reset: faults from other shells stay
+    else:
+        opened = open_harness(scenario, with_app=False)
+    with opened as env:
+        return run_in_harness(env, command, scenario=method, tables=scenario.app.tables, publish=publish)
+
+
+def _publish(text: str) -> tuple[str, int]:
+    """``--publish PORT`` or ``HOST:PORT`` (loopback) -> (host, port)."""
+    if text.isdigit():
+        text = f"127.0.0.1:{text}"
+    return _host_port(text, "--publish")
 
 
 class UsageError(HarnessError):
@@ -285,7 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="show a running harness's addresses and active faults")
     harness_url_option(p)
     p = sub.add_parser("run", help="run a command in a sandbox whose DNS is the harness")
-    p.add_argument("--scenario", default="us-east-1-2025-10-20", help="shapes the harness (setup)")
+    p.add_argument("--scenario", help="run this scenario's whole method while the command runs, and create its "
+                   f"app tables (default: no faults; the harness is shaped like {DEFAULT_RUN_SCENARIO})")
+    p.add_argument("--publish", action="append", default=[], metavar="[HOST:]PORT",
+                   help="serve PORT on this machine (127.0.0.1 unless HOST), relayed to the same port inside "
+                        "the sandbox, so curl or a drill reaches a server the command runs (repeatable)")
+    harness_url_option(p)
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
     return parser
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.app_process import AppProcesses
 from harness.app_replicas import AppReplicas
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
@@ -36,6 +37,8 @@ from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
 from harness.proxies import ProxyLayer
 from harness.resolver import DnsCache, ResolverOptions, use_harness_dns
+from harness.sandbox import DnsAddress, Sandbox
+from harness.scenario.appspec import ProcessSpec
 from sample_app.config import AppConfig, BreakerSettings, RetrySettings, Timeouts
 from sample_app.tables import TABLE_SPECS
 
@@ -79,6 +82,10 @@ class HarnessConfig:
     dynamodb_port: int = 0
     #: Allow ``dns_host`` to be a non-loopback address such as 0.0.0.0 (containers only).
     allow_non_loopback: bool = False
+    #: The app under test as processes the harness starts in its sandbox (instead of the sample app).
+    app_process: ProcessSpec | None = None
+    #: CreateTable requests for the app's own tables, created as global tables before it starts.
+    tables: tuple[Mapping[str, Any], ...] = ()
     #: A moto server (``http://HOST:PORT``: ``motoserver/moto`` or ``moto_server``) the regions use;
     #: None runs moto in this process. One server can serve several harnesses (one account each).
     moto_url: str | None = None
@@ -120,7 +127,7 @@ class Harness:
         self.resolver: Any = None
         self.proxies: ProxyLayer | None = None
         self.dynamodb: DynamoRegions | None = None
-        self.app: AppReplicas | None = None
+        self.app: AppReplicas | AppProcesses | None = None
         self.health: HealthChecker | None = None
         self.chaos = Chaos(self, seed=self.config.seed)
         self._stack = contextlib.ExitStack()
@@ -160,7 +167,8 @@ class Harness:
         )
         stack.callback(self.dynamodb.stop)
         self.dynamodb.start()
-        self.dynamodb.create_tables(TABLE_SPECS)
+        sample_tables = TABLE_SPECS if cfg.app_profile is not None and cfg.app_process is None else ()
+        self.dynamodb.create_tables([*sample_tables, *cfg.tables])
 
         self.health = HealthChecker(
             self.topology,
@@ -178,7 +186,14 @@ class Harness:
             ]
             self.health.add_group(region.hostname, targets, ttl=cfg.dns_ttl)
 
-        if cfg.app_profile is not None:
+        if cfg.app_process is not None:
+            sandbox = Sandbox(DnsAddress(self.dns_client_address), self.forwards, loop=self.loop)
+            self.app = AppProcesses(cfg.app_process, sandbox, self.pool, self.client_environment(), loop=self.loop,
+                                    hostname=APP_HOSTNAME)
+            stack.callback(self.app.close)
+            self.app.start()
+            self.health.add_group(APP_HOSTNAME, self.app.targets(), ttl=cfg.dns_ttl)
+        elif cfg.app_profile is not None:
             endpoints = {region.name: region.endpoint_url for region in self.dynamodb.regions}
             self.app = AppReplicas(cfg.app_config(endpoints), self.pool, count=cfg.app_replicas, hostname=APP_HOSTNAME)
             stack.callback(self.app.stop)
@@ -216,6 +231,21 @@ class Harness:
             self.dns.reset()
         if self.resolver is not None and self.resolver.cache is not None:
             self.resolver.cache.clear()
+
+    # -- the app's tables ------------------------------------------------------------------------
+    def create_tables(self, specs: list[Mapping[str, Any]]) -> list[str]:
+        """Create global tables (CreateTable-shaped specs) unless they exist; the names created."""
+        if self.dynamodb is None:
+            raise ConfigError("this harness runs no DynamoDB regions; it cannot create tables")
+        return [spec.name for spec in self.dynamodb.create_tables(specs, exist_ok=True)]
+
+    def item_in_regions(self, table: str, key: Mapping[str, Any]) -> dict[str, Any]:
+        """``{region: item or None}``: the item under a plain key in each region's table now."""
+        from harness.dynamodb.items import item_in_regions
+
+        if self.dynamodb is None:
+            raise ConfigError("this harness runs no DynamoDB regions; it holds no items")
+        return item_in_regions(self.dynamodb, table, key)
 
     # -- what users and tools read ----------------------------------------------------------------
     @property
@@ -286,7 +316,9 @@ class Harness:
             regions=tuple(setup.regions),
             nodes=setup.nodes,
             replication_lag=HarnessConfig.replication_lag if setup.replication_lag is None else wall(setup.replication_lag),
-            app_profile=scenario.app.profile if with_app else None,
+            app_profile=scenario.app.profile if with_app and scenario.sample_app else None,
+            app_process=scenario.app.process if with_app else None,
+            tables=tuple(scenario.app.tables),
             app_overrides=dict(scenario.app.overrides),
             app_replicas=setup.app_replicas,
             dns_max_ttl=wall(setup.dns_max_ttl),

@@ -54,6 +54,7 @@ class Response:
     body: dict[str, Any]
     latency: float
     error: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 # What a keep-alive connection the server already closed looks like on the next request.
@@ -101,7 +102,8 @@ class HttpClient:
             parsed = json.loads(raw) if raw else {}
         except ValueError:
             parsed = {}
-        return Response(reply.status, parsed if isinstance(parsed, dict) else {}, self.clock() - started)
+        return Response(reply.status, parsed if isinstance(parsed, dict) else {}, self.clock() - started,
+                        headers={k.lower(): v for k, v in reply.getheaders()})
 
     def close(self) -> None:
         if self._conn is not None:

@@ -194,9 +194,15 @@ class DynamoRegions:
         self.stop()
 
     # -- tables and per-test state --------------------------------------------------------------
-    def create_tables(self, specs: Iterable[TableSpec | Mapping[str, Any]]) -> list[TableSpec]:
-        """Create each table in every region (a global table); returns the parsed specs."""
+    def create_tables(self, specs: Iterable[TableSpec | Mapping[str, Any]], *, exist_ok: bool = False) -> list[TableSpec]:
+        """Create each table in every region (a global table); returns the parsed specs.
+
+        ``exist_ok`` skips a table this harness already created (an app started again, or a
+        second ``chaos-harness run`` against the same running harness).
+        """
         parsed = [TableSpec.of(s) for s in specs]
+        if exist_ok:
+            parsed = [spec for spec in parsed if spec.name not in self.tables]
         for spec in parsed:
             for store in self._stores.values():
                 store.create_table(spec)

@@ -23,6 +23,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 
 from harness.errors import HarnessError
 from harness.scenario.actions import ACTIONS, action_names
+from harness.scenario.app_reader import APP_FIELDS, read_process, read_tables, read_traffic, read_url, read_writes
 from harness.scenario.model import (
     APP_PROFILES,
     OPERATIONS,
@@ -217,7 +218,7 @@ def parse_scenario(text: str, file: str = "scenario.yaml", *, name: str | None =
 
 class _Reader:
     TOP = ("title", "description", "seed", "time_scale", "clock", "app", "setup", "steady_state", "load",
-           "method", "rollbacks")
+           "traffic", "writes", "method", "rollbacks")
 
     def __init__(self, root: Node, name: str) -> None:
         self.root = root
@@ -249,6 +250,13 @@ class _Reader:
         steady = tuple(self.slo(n) for n in f["steady_state"].sequence())
         if not steady:
             raise f["steady_state"].error("list at least one objective; known objectives: " + ", ".join(SLO_KINDS))
+        traffic = read_traffic(f["traffic"]) if "traffic" in f else None
+        writes = read_writes(f["writes"], traffic) if "writes" in f else None
+        app = _opt(f, "app", self.app, AppSpec())
+        if app.process is not None or app.url is not None:
+            if traffic is None:
+                raise f.get("app", self.root).error("an app given by 'command' or 'url' needs a 'traffic' section "
+                                                    "(the requests its users send)")
         return Scenario(
             name=self.name,
             title=f["title"].text(),
@@ -256,7 +264,9 @@ class _Reader:
             seed=_opt(f, "seed", lambda n: n.integer(0), 0),
             time_scale=time_scale,
             clock=self.clock,
-            app=_opt(f, "app", self.app, AppSpec()),
+            app=app,
+            traffic=traffic,
+            writes=writes,
             setup=_opt(f, "setup", self.setup, SetupSpec()),
             steady_state=steady,
             load=load,
@@ -278,6 +288,15 @@ class _Reader:
             fields = {"profile": node}
         else:
             fields = node.mapping()
+        own = {k: fields.pop(k) for k in APP_FIELDS if k in fields}
+        tables = read_tables(own["tables"]) if "tables" in own else ()
+        header = own["region_header"].text() if "region_header" in own else None
+        process, url = read_process(own, node.file), read_url(own)
+        if process is not None or url is not None:
+            if fields:
+                key = next(iter(fields))
+                raise fields[key].error("sample-app settings do not apply to an app given by 'command' or 'url'")
+            return AppSpec(process=process, url=url, tables=tables, region_header=header)
         profile = fields.pop("profile", None)
         name = profile.text() if profile else "resilient"
         if name not in APP_PROFILES:
@@ -286,7 +305,7 @@ class _Reader:
         for key, child in fields.items():
             if known is not None and key not in known:
                 raise child.error(f"unknown app setting; known settings: profile, {', '.join(sorted(known))}")
-        return AppSpec(name, {k: v.value for k, v in fields.items()})
+        return AppSpec(name, {k: v.value for k, v in fields.items()}, tables=tables, region_header=header)
 
     def setup(self, node: Node) -> SetupSpec:
         f = node.mapping(("regions", "nodes", "app_replicas", "dns_cache", "replication_lag", "connection_max_age"))
