@@ -74,7 +74,7 @@ class AppProcesses:
         self.env = dict(env)
         self.loop = loop
         self.hostname = hostname
-        self.addresses = [pool.take(f"app-{i}") for i in range(1, spec.replicas + 1)]
+        self.addresses = [pool.take(f"app-{i}") for i in range(1, (spec.replicas or 1) + 1)]
         self.port = 0
         self.replicas: list[Replica] = []
         self._logs = tempfile.TemporaryDirectory(prefix="chaos-app-")

@@ -105,7 +105,8 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
     from harness.report.fmt import verdict
     from harness.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, app_profile=args.app)
+    scenario = load_scenario(args.scenario, app_file=args.app_file)
+    scenario = scenario.with_overrides(seed=args.seed, app_profile=args.app, app=app_overrides(args, scenario))
     progress = LineProgress() if live else NullProgress()
     with _drill_environment(args, scenario) as env:
         result = run_drill(scenario, env, app_url=args.app_url, progress=progress)
@@ -117,6 +118,41 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
         print(f"chaos-harness: error: {result.error}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK if result.passed else EXIT_SLO_FAILED
+
+
+def app_overrides(args: argparse.Namespace, scenario: Any) -> Any:
+    """The scenario's app with ``--app-command/--app-cwd/--app-port/--app-replicas/--app-env`` applied."""
+    import dataclasses
+    import shlex
+
+    from harness.scenario.appspec import ProcessSpec
+
+    given = {"command": tuple(shlex.split(args.app_command)) if args.app_command else None,
+             "cwd": str(Path(args.app_cwd).resolve()) if args.app_cwd else None,
+             "port": args.app_port, "replicas": args.app_replicas}
+    given = {k: v for k, v in given.items() if v is not None}
+    env = dict(pair.partition("=")[::2] for pair in args.app_env)
+    if not given and not env:
+        return scenario.app
+    if args.app_replicas is not None and not 1 <= args.app_replicas <= 16:
+        raise UsageError(f"--app-replicas must be 1 to 16, got {args.app_replicas}")
+    if args.app_port is not None and not 1 <= args.app_port <= 65535:
+        raise UsageError(f"--app-port must be 1 to 65535, got {args.app_port}")
+    if any("=" not in pair or pair.startswith("=") for pair in args.app_env):
+        raise UsageError(f"--app-env takes NAME=VALUE, got {[p for p in args.app_env if '=' not in p][0]!r}")
+    process = scenario.app.process
+    if process is None:
+        if "command" not in given or "port" not in given:
+            raise UsageError("--app-command and --app-port start an app the scenario does not describe; give both "
+                             "(or an --app-file)")
+        if scenario.traffic is None:
+            raise UsageError("an app given by --app-command needs traffic: describe it in an --app-file "
+                             "('traffic' and 'writes' sections; see docs/ci-gate.md)")
+        process = ProcessSpec(command=given["command"], port=given["port"])
+    if args.app_cwd and not Path(args.app_cwd).is_dir():
+        raise UsageError(f"--app-cwd: no such directory: {args.app_cwd}")
+    process = dataclasses.replace(process, **given, env={**process.env, **env})
+    return dataclasses.replace(scenario.app, process=process, url=None)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -264,6 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("scenario", help="scenario file or built-in name (see 'list')")
         p.add_argument("--app", choices=("resilient", "naive"), help="sample-app profile (overrides the file)")
         p.add_argument("--app-url", help="drill an app already running at this loopback URL instead")
+        p.add_argument("--app-file", metavar="FILE", help="YAML with 'app', 'traffic' and 'writes' sections that "
+                       "replace the scenario's (drill your own app with a built-in scenario)")
+        p.add_argument("--app-command", metavar="CMD", help="start this command as the app, in the harness's "
+                       "sandbox (split like a shell; overrides app.command)")
+        p.add_argument("--app-cwd", metavar="DIR", help="the app's working directory (overrides app.cwd)")
+        p.add_argument("--app-port", type=int, metavar="PORT", help="port the app listens on inside the sandbox")
+        p.add_argument("--app-replicas", type=int, metavar="N", help="how many app processes (overrides app.replicas)")
+        p.add_argument("--app-env", action="append", default=[], metavar="NAME=VALUE",
+                       help="an environment variable for the app (repeatable; adds to app.env)")
         p.add_argument("--report-dir", default=DEFAULT_REPORT_DIR, type=Path, help="where reports go")
         p.add_argument("--seed", type=int, help="seed (overrides the file)")
         p.add_argument("--harness-url", metavar="URL",

@@ -317,7 +317,7 @@ class Harness:
             nodes=setup.nodes,
             replication_lag=HarnessConfig.replication_lag if setup.replication_lag is None else wall(setup.replication_lag),
             app_profile=scenario.app.profile if with_app and scenario.sample_app else None,
-            app_process=scenario.app.process if with_app else None,
+            app_process=_with_replicas(scenario.app.process, setup.app_replicas) if with_app else None,
             tables=tuple(scenario.app.tables),
             app_overrides=dict(scenario.app.overrides),
             app_replicas=setup.app_replicas,
@@ -327,6 +327,13 @@ class Harness:
         )
         with cls(dataclasses.replace(config, **overrides)) as harness:
             yield harness
+
+
+def _with_replicas(process: ProcessSpec | None, default: int) -> ProcessSpec | None:
+    """The app's own ``replicas``, else the scenario's ``setup.app_replicas``."""
+    if process is None or process.replicas is not None:
+        return process
+    return dataclasses.replace(process, replicas=default)
 
 
 class _ProxyControl:

@@ -145,7 +145,7 @@ class TrafficGenerator(LoadGenerator):
             user.key = None
             for name in self.writes.requests:  # the next request needing it writes again
                 user.responses.pop(name, None)
-        return self._record(item, sent, spec.name, user, reply, ok, key, rendered.write_id)
+        return self._make_record(item, sent, spec.name, user, reply, ok, key, rendered.write_id)
 
     def _acknowledge(self, user: _TrafficUser, rendered: _Rendered, reply: Response) -> tuple[str | None, bool, Response]:
         assert self.writes is not None
@@ -178,14 +178,14 @@ class TrafficGenerator(LoadGenerator):
             result = self.entry(TrafficCall(item.seq, user.index, write_id, send, acknowledge))
         except Exception as exc:  # the user's function failed: a failed request, not a crashed drill
             reply = Response(0, {}, self.clock() - started, f"traffic function raised {type(exc).__name__}: {exc}")
-            return self._record(item, sent, self.traffic.python or "python", user, reply, False, None, write_id)
+            return self._make_record(item, sent, self.traffic.python or "python", user, reply, False, None, write_id)
         reply = replies[-1] if replies else Response(0, {}, self.clock() - started, "the traffic function sent nothing")
         ok = bool(result) if isinstance(result, bool) else (reply.status != 0 and reply.status < 400)
         reply = replace(reply, latency=self.clock() - started)
         name = self.traffic.python.rpartition(":")[2] if self.traffic.python else "python"
-        return self._record(item, sent, name, user, reply, ok, keys[-1] if keys else None, write_id)
+        return self._make_record(item, sent, name, user, reply, ok, keys[-1] if keys else None, write_id)
 
-    def _record(self, item: Planned, sent: float, name: str, user: _TrafficUser, reply: Response, ok: bool,
+    def _make_record(self, item: Planned, sent: float, name: str, user: _TrafficUser, reply: Response, ok: bool,
                 key: str | None, write_id: str | None) -> RequestRecord:
         error = reply.error or (None if ok else f"HTTP {reply.status} {reply.body.get('error', '')}".strip())
         region = reply.headers.get(self.region_header) if self.region_header else None

@@ -18,11 +18,14 @@ SCHEMA = "chaos-harness/drill-report@1"
 
 
 def _app(app: Any) -> dict[str, Any]:
+    """What was drilled; ``label`` is the one-line name the JUnit and HTML reports show."""
     if app.process is not None:
-        return {"command": list(app.process.command), "replicas": app.process.replicas, "port": app.process.port}
+        command = list(app.process.command)
+        return {"label": " ".join(command), "command": command, "env": dict(app.process.env),
+                "replicas": app.process.replicas, "port": app.process.port}
     if app.url is not None:
-        return {"url": app.url}
-    return {"profile": app.profile, "overrides": dict(app.overrides)}
+        return {"label": app.url, "url": app.url}
+    return {"label": app.profile, "profile": app.profile, "overrides": dict(app.overrides)}
 
 
 def drill_report(result: "DrillResult") -> dict[str, Any]:

@@ -29,7 +29,7 @@ def render_junit(report: dict[str, Any]) -> str:
         "timestamp": report["started_at"],
     })
     props = ET.SubElement(suite, "properties")
-    for name, val in (("seed", sc["seed"]), ("app", sc["app"]["profile"]), ("time_scale", sc["time_scale"]),
+    for name, val in (("seed", sc["seed"]), ("app", sc["app"].get("label", sc["app"].get("profile"))), ("time_scale", sc["time_scale"]),
                       ("scenario_file", sc["path"])):
         ET.SubElement(props, "property", {"name": name, "value": str(val)})
     classname = f"chaos-harness.{sc['name']}"

@@ -87,7 +87,7 @@ def read_process(fields: dict[str, Any], scenario_file: str) -> ProcessSpec | No
         port=fields["port"].integer(1, 65535),
         cwd=cwd,
         env=_strings(fields["env"]) if "env" in fields else {},
-        replicas=fields["replicas"].integer(1, MAX_REPLICAS) if "replicas" in fields else 1,
+        replicas=fields["replicas"].integer(1, MAX_REPLICAS) if "replicas" in fields else None,
         ready=ready,
         stop_grace=fields["stop_grace"].duration(positive=True) if "stop_grace" in fields else ProcessSpec.stop_grace,
     )

@@ -27,7 +27,7 @@ class ProcessSpec:
     port: int
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
-    replicas: int = 1
+    replicas: int | None = None  # None: the scenario's setup.app_replicas
     ready: ReadySpec = ReadySpec()
     stop_grace: float = 5.0
 

@@ -46,6 +46,7 @@ from harness.scenario.timeline import (
 
 T = TypeVar("T")
 
+APP_SECTIONS = ("app", "traffic", "writes")
 MAX_WALL_SECONDS = 3600.0  # a drill is a rehearsal, not a soak test; raise time_scale instead
 MAX_REQUESTS = 200_000
 MAX_WORKERS = 64
@@ -192,17 +193,27 @@ def resolve_scenario(name_or_path: str) -> Path:
     )
 
 
-def load_scenario(name_or_path: str) -> Scenario:
-    path = resolve_scenario(name_or_path)
+def _read(path: Path, what: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read scenario file: {exc}") from None
-    return parse_scenario(text, str(path), name=path.stem)
+        raise ScenarioError(f"{path}: cannot read {what}: {exc}") from None
 
 
-def parse_scenario(text: str, file: str = "scenario.yaml", *, name: str | None = None) -> Scenario:
-    """Validate scenario YAML text; ``file`` is used in error messages."""
+def load_scenario(name_or_path: str, *, app_file: str | None = None) -> Scenario:
+    """A scenario by path or built-in name; ``app_file`` (``app``/``traffic``/``writes`` sections in
+    a YAML file of their own) replaces the scenario's app, so a built-in scenario drills any app."""
+    path = resolve_scenario(name_or_path)
+    sections = None
+    if app_file is not None:
+        app_root = _compose(_read(Path(app_file), "app file"), app_file)
+        sections = app_root.mapping(APP_SECTIONS)
+        if "app" not in sections:
+            raise app_root.error("an app file needs an 'app' section (and 'traffic', and usually 'writes')")
+    return parse_scenario(_read(path, "scenario file"), str(path), name=path.stem, sections=sections)
+
+
+def _compose(text: str, file: str) -> Node:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -213,20 +224,31 @@ def parse_scenario(text: str, file: str = "scenario.yaml", *, name: str | None =
         raise ScenarioError(f"{file}: invalid YAML: {exc}") from None
     if root is None:
         raise ScenarioError(f"{file}:1: scenario: the file is empty")
-    return _Reader(Node(root, "", file), name or Path(file).stem).scenario()
+    return Node(root, "", file)
+
+
+def parse_scenario(text: str, file: str = "scenario.yaml", *, name: str | None = None,
+                   sections: dict[str, Node] | None = None) -> Scenario:
+    """Validate scenario YAML text; ``file`` is used in error messages."""
+    return _Reader(_compose(text, file), name or Path(file).stem, sections).scenario()
 
 
 class _Reader:
     TOP = ("title", "description", "seed", "time_scale", "clock", "app", "setup", "steady_state", "load",
            "traffic", "writes", "method", "rollbacks")
 
-    def __init__(self, root: Node, name: str) -> None:
+    def __init__(self, root: Node, name: str, sections: dict[str, Node] | None = None) -> None:
         self.root = root
         self.name = name
+        self.sections = sections or {}
         self.clock: float | None = None
 
     def scenario(self) -> Scenario:
         f = self.root.mapping(self.TOP)
+        if self.sections:  # an app file's app/traffic/writes replace the scenario's own
+            for key in APP_SECTIONS:
+                f.pop(key, None)
+            f.update(self.sections)
         for required in ("title", "load", "method", "steady_state"):
             if required not in f:
                 raise self.root.error(f"missing required field {required!r}")
