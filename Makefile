@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: drill test bench clean
+.PHONY: drill test bench clean node-example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml
 drill: $(STAMP)
 	$(VENV)/bin/chaos-harness drill us-east-1-2025-10-20 --report-dir reports
 
-test: $(STAMP)
+# examples/node-orders' npm dependencies, from its lock file (skipped without npm: its tests skip too).
+node-example:
+	@if command -v npm >/dev/null 2>&1; then cd examples/node-orders && npm ci --no-audit --no-fund --silent; fi
+
+test: $(STAMP) node-example
 	$(PY) -m pytest -n 2 -q tests
 	$(PY) -m pytest -q -p no:cacheprovider examples/downstream
 
@@ -24,4 +28,4 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) reports
+	rm -rf $(VENV) reports examples/node-orders/node_modules

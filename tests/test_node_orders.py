@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import require_tool
-from harness_dns_env import require_namespaces
+from node_example import EXAMPLE, installed_example
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "node-orders"
 SCENARIO = "dns-empty-answer"
 CLI = [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main(sys.argv[1:]))"]
 
@@ -28,12 +26,7 @@ CLI = [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit
 @pytest.fixture(scope="module")
 def app_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example's app file, installed, with an absolute cwd and without the region header."""
-    require_namespaces()
-    require_tool("node")
-    npm = require_tool("npm")
-    if not (EXAMPLE / "node_modules" / "@aws-sdk" / "client-dynamodb").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=EXAMPLE, check=True, capture_output=True,
-                       timeout=600)
+    installed_example()
     spec = yaml.safe_load((EXAMPLE / "app.yaml").read_text())
     spec["app"]["cwd"] = str(EXAMPLE)
     del spec["app"]["region_header"]  # the harness must see the failover by itself
