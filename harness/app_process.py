@@ -13,6 +13,7 @@ output lines. Stopping sends SIGTERM, then SIGKILL after ``stop_grace``, whateve
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import threading
@@ -102,7 +103,11 @@ class AppProcesses:
         return self
 
     def _launch(self, replica: Replica) -> None:
-        env = {**self.env, **self.spec.env, "CHAOS_APP_REPLICA": str(replica.index), "PORT": str(self.spec.port)}
+        # The caller's environment (PATH, HOME...) without its AWS settings, which must not point the
+        # app at a real account; then the harness's SDK variables; then the app's own.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env = {**inherited, **self.env, **self.spec.env, "CHAOS_APP_REPLICA": str(replica.index),
+               "PORT": str(self.spec.port)}
         with replica.log.open("wb") as out:  # the child keeps its own descriptor
             replica.process = self.sandbox.start(list(self.spec.command), env=env, cwd=self.spec.cwd,
                                                  stdout=out, stderr=subprocess.STDOUT)
