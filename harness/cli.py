@@ -253,6 +253,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_create_tables(args: argparse.Namespace) -> int:
+    """Create an app's tables in a running harness, from a scenario (or app file) with ``app.tables``."""
+    import yaml
+
+    from harness.scenario.app_reader import read_tables
+    from harness.scenario.loader import Node
+
+    try:
+        root = yaml.compose(Path(args.file).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{args.file}: cannot read: {exc}") from None
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise UsageError(f"{args.file}: expected a scenario or app file with app.tables")
+    app = Node(root, "", args.file).mapping().get("app")
+    tables = app.mapping().get("tables") if app is not None and isinstance(app.node, yaml.MappingNode) else None
+    if tables is None:
+        raise UsageError(f"{args.file}: no app.tables to create")
+    created = _remote(args).create_tables(list(read_tables(tables)))
+    print(f"created {', '.join(created)}" if created else "every table already exists")
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.sandboxed_run import run_in_harness
     from harness.scenario import load_scenario
@@ -345,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     harness_url_option(p)
     p = sub.add_parser("status", help="show a running harness's addresses and active faults")
     harness_url_option(p)
+    p = sub.add_parser("create-tables", help="create app.tables of a scenario or app file in a running harness")
+    p.add_argument("file", help="scenario or app file whose app.tables lists CreateTable requests")
+    harness_url_option(p)
     p = sub.add_parser("run", help="run a command in a sandbox whose DNS is the harness")
     p.add_argument("--scenario", help="run this scenario's whole method while the command runs, and create its "
                    f"app tables (default: no faults; the harness is shaped like {DEFAULT_RUN_SCENARIO})")
@@ -366,6 +391,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inject": cmd_inject,
     "clear": cmd_clear,
     "status": cmd_status,
+    "create-tables": cmd_create_tables,
 }
 
 

@@ -89,7 +89,11 @@ def test_run_creates_the_scenario_tables_in_the_running_harness(up: str, tmp_pat
 
     with RemoteHarness(up) as remote:
         assert "orders" in remote.state()["tables"]
-        assert set(remote.item_in_regions("orders", {"id": "nothing"})) == {"us-east-1", "us-west-2"}
+        assert remote.item_in_regions("orders", {"id": "nothing"}) == {"us-east-1": None, "us-west-2": None}
+    again = cli("create-tables", str(scenario), "--harness-url", up)
+    assert (again.returncode, again.stdout.strip()) == (0, "every table already exists")
+    missing = cli("create-tables", str(tmp_path / "nope.yaml"), "--harness-url", up)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "cannot read" in missing.stderr
 
 
 def test_run_scenario_runs_the_method_while_the_program_runs(tmp_path: Path) -> None:
