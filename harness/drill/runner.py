@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from harness.chaos import Chaos
 from harness.drill import slo
-from harness.drill.load import LoadGenerator
 from harness.drill.method import MethodWalk
 from harness.drill.serving_region import attribute, dynamodb_calls
 from harness.drill.traffic import TrafficGenerator
@@ -139,11 +138,11 @@ class DrillRunner:
         result.slos = slo.evaluate(sc.steady_state, result.records, result.windows, result.audit, sc.wall_duration)
         return result
 
-    def _generator(self) -> LoadGenerator:
-        """The scenario's ``traffic`` (any app), or the sample app's session load."""
+    def _generator(self) -> TrafficGenerator:
+        """The scenario's ``traffic`` against the app, its ``writes`` audited at the end."""
         sc = self.scenario
         if sc.traffic is None:
-            return LoadGenerator(self.url, sc.load, sc.wall_duration, sc.seed, clock=self.clock)
+            raise ConfigError(f"scenario {sc.name!r} describes no traffic")
         return TrafficGenerator(self.url, sc.load, sc.wall_duration, sc.seed, sc.traffic, sc.writes,
                                 region_header=sc.app.region_header,
                                 tables=getattr(self.env, "item_in_regions", None), clock=self.clock)
@@ -159,7 +158,7 @@ class DrillRunner:
         result.error = result.error or failed
 
     # -- verification and data ------------------------------------------------------------------
-    def _verify(self, load: LoadGenerator, result: DrillResult) -> None:
+    def _verify(self, load: TrafficGenerator, result: DrillResult) -> None:
         replication = getattr(getattr(self.env, "dynamodb", None), "replication", None)
         if replication is not None:
             try:
@@ -185,11 +184,11 @@ class DrillRunner:
         result.notes.append({"t": t, "text": text})
         self.progress.note(f"[{t:5.1f}s] {text}")
 
-    def _tick(self, load: LoadGenerator) -> None:
+    def _tick(self, load: TrafficGenerator) -> None:
         while not self._abort.wait(self.progress.interval):
             self.progress.update(self.snapshot(load))
 
-    def snapshot(self, load: LoadGenerator) -> Snapshot:
+    def snapshot(self, load: TrafficGenerator) -> Snapshot:
         elapsed = self.clock() - self._t0
         recent = load.records_since(elapsed - 1.0)
         everything = load.records()

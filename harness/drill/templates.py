@@ -5,6 +5,7 @@ Names a template may use:
 - ``{{id}}``: a unique id for this logical request (seeded: the same run gives the same ids; a
   replayed write keeps its id, so the app can recognise the retry);
 - ``{{seq}}``: the request's sequence number in the run; ``{{user}}``: the virtual user's number;
+  ``{{seed}}``: the run's seed (names that must differ between runs, such as account names);
 - ``{{key}}``: in write checks, the written key;
 - ``{{NAME.path}}``: a value from this user's last successful response to request ``NAME``
   (dotted path into its JSON body, list indices as numbers).
@@ -19,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 TEMPLATE = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
-BUILTIN = ("id", "seq", "user", "key")
+BUILTIN = ("id", "seq", "user", "seed", "key")
 
 
 class MissingValue(LookupError):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.drill.load import HttpClient, LoadGenerator, Planned, Response
+from harness.drill.load import HttpClient, LoadError, LoadGenerator, Planned, Response
 from harness.drill.records import RequestRecord, WriteAudit
 from harness.drill.templates import MissingValue, lookup, render
 from harness.drill.writes import TableReader, WriteLedger, check_writes
@@ -100,7 +100,23 @@ class TrafficGenerator(LoadGenerator):
         self._edges = edges
 
     def prepare(self) -> None:
-        """Nothing to create: the traffic's own requests (e.g. a first write) set up what they need."""
+        """Send each user's ``traffic.prepare`` requests (e.g. create its account); fail loudly if the app can't."""
+        if not self.traffic.prepare:
+            return
+        client = HttpClient(self.url, self.profile.request_timeout, self.clock)
+        try:
+            for user in self.state:
+                names = {"seed": self.seed, "user": user.index, "id": unique_id(self.seed, -1 - user.index)}
+                for spec in self.traffic.prepare:
+                    body = render(spec.json, names, {})
+                    reply = client.send(spec.method, str(render(spec.path, names, {})), body,
+                                        {k: str(v) for k, v in render(dict(spec.headers), names, {}).items()})
+                    if reply.status not in spec.ok:
+                        detail = reply.error or f"HTTP {reply.status} {reply.body.get('error', '')}".strip()
+                        raise LoadError(f"the app at {self.url} did not answer prepare request {spec.name!r} "
+                                        f"for user {user.index}: {detail}")
+        finally:
+            client.close()
 
     # -- choosing and rendering -----------------------------------------------------------------
     def _pick(self, draw: float) -> RequestSpec:
@@ -111,7 +127,7 @@ class TrafficGenerator(LoadGenerator):
             return user.replay
         by_name = {r.name: r for r in self.traffic.requests}
         spec = self._pick(item.draw)
-        names = {"id": unique_id(self.seed, item.seq), "seq": item.seq, "user": user.index}
+        names = {"id": unique_id(self.seed, item.seq), "seq": item.seq, "user": user.index, "seed": self.seed}
         for _ in range(MAX_DEPENDENCY_DEPTH):
             try:
                 return _Rendered(spec, str(render(spec.path, names, user.responses)),
@@ -194,6 +210,7 @@ class TrafficGenerator(LoadGenerator):
                              session=key, key=write_id, error=error)
 
     def _gave_up(self, item: Planned, late: float) -> RequestRecord:
+        """What the user would have sent, counted failed at its planned time (no coordinated omission)."""
         user = self.state[item.user]
         name = self.traffic.python or self._render(user, item).spec.name
         return RequestRecord(seq=item.seq, t=round(item.at, 6), op=name, user=f"user-{user.index}", status=0,

@@ -145,7 +145,7 @@ def read_request(node: Any, index: int) -> RequestSpec:
 
 
 def read_traffic(node: Any) -> TrafficSpec:
-    f = node.mapping(("requests", "python", "users"))
+    f = node.mapping(("requests", "python", "users", "prepare"))
     if ("requests" in f) == ("python" in f):
         raise node.error("give either 'requests' (a list) or 'python' (module:function)")
     users = f["users"].integer(1, 100_000) if "users" in f else TrafficSpec.users
@@ -158,6 +158,10 @@ def read_traffic(node: Any) -> TrafficSpec:
     requests = tuple(read_request(n, i) for i, n in enumerate(nodes))
     if not requests:
         raise f["requests"].error("list at least one request")
+    prepare = tuple(read_request(n, i) for i, n in enumerate(f["prepare"].sequence())) if "prepare" in f else ()
+    for n, r in zip(f["prepare"].sequence() if "prepare" in f else (), prepare):
+        if references([r.path, r.headers, r.json]):
+            raise n.error("a prepare request runs before any other: it cannot use an earlier response")
     names = [r.name for r in requests]
     for n, r in zip(nodes, requests):
         if names.count(r.name) > 1:
@@ -167,7 +171,7 @@ def read_traffic(node: Any) -> TrafficSpec:
                           f"built-in: {', '.join(BUILTIN)})")
     if not any(r.weight > 0 and not references([r.path, r.headers, r.json]) for r in requests):
         raise f["requests"].error("at least one request with a weight above 0 must need no earlier response")
-    return TrafficSpec(requests=requests, users=users)
+    return TrafficSpec(requests=requests, users=users, prepare=prepare)
 
 
 def read_writes(node: Any, traffic: TrafficSpec | None) -> WritesSpec:

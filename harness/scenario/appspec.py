@@ -47,11 +47,13 @@ class RequestSpec:
 
 @dataclass(frozen=True)
 class TrafficSpec:
-    """Weighted requests (``requests``) or a Python entry point ``module:function`` (``python``)."""
+    """Weighted requests (``requests``) or a Python entry point ``module:function`` (``python``);
+    ``prepare`` requests are sent once per user before the load (e.g. create the user's account)."""
 
     requests: tuple[RequestSpec, ...] = ()
     python: str | None = None
     users: int = 20
+    prepare: tuple[RequestSpec, ...] = ()
 
 
 @dataclass(frozen=True)

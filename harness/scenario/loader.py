@@ -24,6 +24,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from harness.errors import HarnessError
 from harness.scenario.actions import ACTIONS, action_names
 from harness.scenario.app_reader import APP_FIELDS, read_process, read_tables, read_traffic, read_url, read_writes
+from harness.scenario.session_traffic import REGION_HEADER, session_traffic
 from harness.scenario.model import (
     APP_PROFILES,
     OPERATIONS,
@@ -279,6 +280,9 @@ class _Reader:
             if traffic is None:
                 raise f.get("app", self.root).error("an app given by 'command' or 'url' needs a 'traffic' section "
                                                     "(the requests its users send)")
+        elif traffic is None:  # the sample app, described by load.mix: the same traffic as data
+            traffic, writes = session_traffic(load.mix, load.users)
+            app = app if app.region_header else dataclasses.replace(app, region_header=REGION_HEADER)
         return Scenario(
             name=self.name,
             title=f["title"].text(),
