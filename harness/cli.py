@@ -27,7 +27,7 @@ HARNESS_URL_VARIABLE = "CHAOS_HARNESS_URL"
 MOTO_URL_VARIABLE = "CHAOS_MOTO_URL"
 DEFAULT_RUN_SCENARIO = "us-east-1-2025-10-20"
 
-#: Environment variables the harness itself reads (the sample app's are ``sample_app.config.ENVIRONMENT``).
+#: Environment variables the harness itself reads (the bundled app has its own: see its --help).
 ENVIRONMENT: dict[str, str] = {
     HARNESS_URL_VARIABLE: "control URL of a running 'chaos-harness up --control' (inject, clear, status, "
                           "drill/gate --harness-url)",
@@ -281,7 +281,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     command = args.argv[1:] if args.argv[:1] == ["--"] else list(args.argv)
     if not command:
-        raise UsageError("run needs a command after --, e.g. chaos-harness run -- python -m sample_app")
+        raise UsageError("run needs a command after --, e.g. chaos-harness run -- node server.js")
     publish = [_publish(text) for text in args.publish]
     scenario = load_scenario(args.scenario or DEFAULT_RUN_SCENARIO)
     method = scenario if args.scenario else None  # the default scenario only shapes the harness

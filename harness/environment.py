@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.app_process import AppProcesses
-from harness.app_replicas import AppReplicas
+from harness.app_provider import require_bundled_app
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.dynamodb import DynamoRegions
@@ -39,11 +39,8 @@ from harness.proxies import ProxyLayer
 from harness.resolver import DnsCache, ResolverOptions, use_harness_dns
 from harness.sandbox import DnsAddress, Sandbox
 from harness.scenario.appspec import ProcessSpec
-from sample_app.config import AppConfig, BreakerSettings, RetrySettings, Timeouts
-from sample_app.tables import TABLE_SPECS
 
 APP_HOSTNAME = "app.chaos.test"
-_NESTED_APP_SETTINGS = {"retry": RetrySettings, "timeouts": Timeouts, "breaker": BreakerSettings}
 
 
 @dataclass
@@ -98,22 +95,6 @@ class HarnessConfig:
         if self.moto_url is not None:
             self.moto_url = validate_moto_url(self.moto_url)
 
-    def app_config(self, endpoints: Mapping[str, str]) -> AppConfig:
-        """The sample app's configuration for this harness's endpoints (profile + overrides)."""
-        overrides = dict(self.app_overrides)
-        for key, kind in _NESTED_APP_SETTINGS.items():
-            if isinstance(overrides.get(key), Mapping):
-                try:
-                    overrides[key] = kind(**overrides[key])
-                except TypeError as exc:
-                    raise ConfigError(f"app override {key!r}: {exc}") from None
-        known = {f.name for f in dataclasses.fields(AppConfig)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ConfigError(f"unknown app setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}")
-        factory = AppConfig.naive if self.app_profile == "naive" else AppConfig.resilient
-        return factory(endpoints, **overrides)
-
 
 class Harness:
     """A running harness; also the environment faults act on (``dns``, ``proxies``, ``dynamodb``, ``health``)."""
@@ -127,7 +108,7 @@ class Harness:
         self.resolver: Any = None
         self.proxies: ProxyLayer | None = None
         self.dynamodb: DynamoRegions | None = None
-        self.app: AppReplicas | AppProcesses | None = None
+        self.app: Any = None  # AppProcesses, the bundled app's replicas, or None
         self.health: HealthChecker | None = None
         self.chaos = Chaos(self, seed=self.config.seed)
         self._stack = contextlib.ExitStack()
@@ -167,8 +148,8 @@ class Harness:
         )
         stack.callback(self.dynamodb.stop)
         self.dynamodb.start()
-        sample_tables = TABLE_SPECS if cfg.app_profile is not None and cfg.app_process is None else ()
-        self.dynamodb.create_tables([*sample_tables, *cfg.tables])
+        bundled = require_bundled_app() if cfg.app_profile is not None and cfg.app_process is None else None
+        self.dynamodb.create_tables([*(bundled.tables if bundled is not None else ()), *cfg.tables])
 
         self.health = HealthChecker(
             self.topology,
@@ -193,9 +174,10 @@ class Harness:
             stack.callback(self.app.close)
             self.app.start()
             self.health.add_group(APP_HOSTNAME, self.app.targets(), ttl=cfg.dns_ttl)
-        elif cfg.app_profile is not None:
+        elif bundled is not None:
             endpoints = {region.name: region.endpoint_url for region in self.dynamodb.regions}
-            self.app = AppReplicas(cfg.app_config(endpoints), self.pool, count=cfg.app_replicas, hostname=APP_HOSTNAME)
+            self.app = bundled.replicas(cfg.app_profile, cfg.app_overrides, endpoints, self.pool,
+                                        count=cfg.app_replicas, hostname=APP_HOSTNAME)
             stack.callback(self.app.stop)
             self.app.start()
             self.health.add_group(APP_HOSTNAME, self.app.targets(), ttl=cfg.dns_ttl)
@@ -316,7 +298,7 @@ class Harness:
             regions=tuple(setup.regions),
             nodes=setup.nodes,
             replication_lag=HarnessConfig.replication_lag if setup.replication_lag is None else wall(setup.replication_lag),
-            app_profile=scenario.app.profile if with_app and scenario.sample_app else None,
+            app_profile=scenario.app.profile if with_app and scenario.bundled_app else None,
             app_process=_with_replicas(scenario.app.process, setup.app_replicas) if with_app else None,
             tables=tuple(scenario.app.tables),
             app_overrides=dict(scenario.app.overrides),

@@ -274,6 +274,12 @@ class _Reader:
         if not steady:
             raise f["steady_state"].error("list at least one objective; known objectives: " + ", ".join(SLO_KINDS))
         traffic = read_traffic(f["traffic"]) if "traffic" in f else None
+        if traffic is not None:
+            shorthand = [k for k in ("mix", "users") if k in f["load"].mapping()]
+            if shorthand:
+                raise f["load"].mapping()[shorthand[0]].error(
+                    "load.mix and load.users are the sample app's traffic in short; with a 'traffic' section "
+                    "give weights on its requests and traffic.users")
         writes = read_writes(f["writes"], traffic) if "writes" in f else None
         app = _opt(f, "app", self.app, AppSpec())
         if app.process is not None or app.url is not None:
@@ -514,9 +520,8 @@ class _Reader:
 
 
 def _app_config_fields() -> set[str] | None:
-    """The sample app's ``AppConfig`` field names, to validate overrides (None if not installed)."""
-    try:
-        from sample_app.config import AppConfig
-    except ImportError:
-        return None
-    return {f.name for f in dataclasses.fields(AppConfig)}
+    """Settings the bundled app accepts as overrides (None if it is not installed: not checked)."""
+    from harness.app_provider import bundled_app
+
+    provider = bundled_app()
+    return None if provider is None else provider.settings()

@@ -169,6 +169,6 @@ class Scenario:
         return replace(self, seed=self.seed if seed is None else seed, app=app)
 
     @property
-    def sample_app(self) -> bool:
-        """Whether the bundled sample app is the app under test (no command, no URL)."""
+    def bundled_app(self) -> bool:
+        """Whether the bundled app (``--app resilient|naive``) is the app under test (no command, no URL)."""
         return self.app.process is None and self.app.url is None

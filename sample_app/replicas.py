@@ -1,6 +1,6 @@
 """The sample app as several in-process replicas behind one DNS name.
 
-Each replica is a real ``sample_app.server.AppServer`` on its own loopback address; all share one
+Each replica is a real ``AppServer`` on its own loopback address; all share one
 port (DNS answers carry addresses only) and one ``Metrics`` (a drill reports the service, not a
 replica). Replicas are the health checker's targets for ``app.<zone>`` and its ``control``, so
 ``health.kill_target`` really stops one and brings it back on the same address.
