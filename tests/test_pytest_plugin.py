@@ -194,8 +194,9 @@ def test_each_xdist_worker_runs_its_own_harness(pytester: pytest.Pytester, tmp_p
 
         @pytest.mark.parametrize("n", range(4))
         def test_worker(n, chaos_dns, chaos_dynamodb, chaos):
+            chaos_dynamodb.create_table({{"name": "carts", "partition_key": "id"}})  # the harness creates none itself
             with chaos.inject("dns.nxdomain", qname="x.amazonaws.com"):
-                assert chaos_dynamodb.client("us-east-1").list_tables()["TableNames"]
+                assert chaos_dynamodb.client("us-east-1").list_tables()["TableNames"] == ["carts"]
             path = {str(tmp_path)!r} + f"/{{n}}"
             with open(path, "w") as f:
                 f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {{chaos_dns.address[0]}} {{chaos_dynamodb.endpoint_url()}}")
