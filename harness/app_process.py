@@ -25,7 +25,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.health import HttpCheck, Target, TcpCheck
 from harness.loop import LoopThread
-from harness.loopback import LoopbackPool, shared_port
+from harness.loopback import LoopbackPool, reserve_shared_port
 from harness.sandbox import Sandbox, SandboxedProcess
 from harness.scenario.appspec import ProcessSpec
 
@@ -86,10 +86,7 @@ class AppProcesses:
         return f"http://{self.hostname}:{self.port}"
 
     def start(self) -> "AppProcesses":
-        port, sockets = shared_port(self.addresses, what="app under test")
-        for sock in sockets:  # reserve-then-release: the block of addresses is this harness's own
-            sock.close()
-        self.port = port
+        self.port = port = reserve_shared_port(self.addresses, what="app under test")
         try:
             for i, address in enumerate(self.addresses, start=1):
                 replica = Replica(i, address, port, Path(self._logs.name) / f"replica-{i}.log")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.health import HttpCheck, Target
-from harness.loopback import LoopbackPool, shared_port
+from harness.loopback import LoopbackPool, reserve_shared_port
 from sample_app.config import AppConfig
 from sample_app.metrics import Metrics
 from sample_app.server import AppServer
@@ -38,10 +38,7 @@ class AppReplicas:
         return [server.url for server in self.servers if server.service is not None]
 
     def start(self) -> "AppReplicas":
-        port, sockets = shared_port(self.addresses, what="sample app")
-        for sock in sockets:  # reserve-then-release: the block of addresses is this harness's own
-            sock.close()
-        self.port = port
+        self.port = port = reserve_shared_port(self.addresses, what="sample app")
         try:
             for address in self.addresses:
                 server = AppServer(self.config, address, port, metrics=self.metrics_store)
