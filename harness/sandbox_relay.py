@@ -65,6 +65,8 @@ class TcpForward:
             )
         except OSError:
             pass  # the real service refused: the client sees its connection closed, as it would
+        except asyncio.CancelledError:
+            pass  # close(): end quietly (a cancelled server-callback task is logged as an error by asyncio)
         finally:
             self._connections.discard(task)
             for writer in (client_writer, upstream_writer):
