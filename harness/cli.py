@@ -290,8 +290,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from harness.control import RemoteHarness
 
         opened: AbstractContextManager[Any] = RemoteHarness(url)  # no reset: faults from other shells stay
-    else:
-        opened = open_harness(scenario, with_app=False)
+    else:  # the default scenario shapes the harness only: no tables nobody asked for
+        opened = open_harness(scenario, with_app=False, **({} if args.scenario else {"tables": ()}))
     with opened as env:
         return run_in_harness(env, command, scenario=method, tables=scenario.app.tables, publish=publish)
 

@@ -149,7 +149,7 @@ class Harness:
         stack.callback(self.dynamodb.stop)
         self.dynamodb.start()
         bundled = require_bundled_app() if cfg.app_profile is not None and cfg.app_process is None else None
-        self.dynamodb.create_tables([*(bundled.tables if bundled is not None else ()), *cfg.tables])
+        self.dynamodb.create_tables([*(bundled.tables if bundled is not None else ()), *cfg.tables], exist_ok=True)
 
         self.health = HealthChecker(
             self.topology,
@@ -300,7 +300,7 @@ class Harness:
             replication_lag=HarnessConfig.replication_lag if setup.replication_lag is None else wall(setup.replication_lag),
             app_profile=scenario.app.profile if with_app and scenario.bundled_app else None,
             app_process=_with_replicas(scenario.app.process, setup.app_replicas) if with_app else None,
-            tables=tuple(scenario.app.tables),
+            tables=_scenario_tables(scenario),
             app_overrides=dict(scenario.app.overrides),
             app_replicas=setup.app_replicas,
             dns_max_ttl=wall(setup.dns_max_ttl),
@@ -309,6 +309,15 @@ class Harness:
         )
         with cls(dataclasses.replace(config, **overrides)) as harness:
             yield harness
+
+
+def _scenario_tables(scenario: Any) -> tuple[Mapping[str, Any], ...]:
+    """The tables a scenario's app needs: its ``app.tables``, and the bundled app's own when it is that app
+    (also when it runs elsewhere: ``up --no-app`` with the sample app in a container)."""
+    from harness.app_provider import bundled_app
+
+    provider = bundled_app() if scenario.bundled_app else None
+    return (*(provider.tables if provider is not None else ()), *scenario.app.tables)
 
 
 def _with_replicas(process: ProcessSpec | None, default: int) -> ProcessSpec | None:
