@@ -106,7 +106,8 @@ def test_marker_wraps_the_test_and_the_next_test_starts_clean(pytester: pytest.P
         def test_after_a_failing_fault_test(chaos_harness, chaos_dynamodb):
             assert chaos_harness.chaos.active == []
             assert socket.getaddrinfo("{EAST}", 443)
-            assert chaos_dynamodb.client("us-west-2").list_tables()["TableNames"]
+            chaos_dynamodb.create_table({{"name": "carts", "partition_key": "id"}})
+            assert chaos_dynamodb.client("us-west-2").list_tables()["TableNames"] == ["carts"]  # throttle cleared
     """))
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
