@@ -107,6 +107,10 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
 
     scenario = load_scenario(args.scenario, app_file=args.app_file)
     scenario = scenario.with_overrides(seed=args.seed, app_profile=args.app, app=app_overrides(args, scenario))
+    if args.harness_url and scenario.app.process is not None and not args.app_url:
+        raise UsageError("an app the harness starts (app.command) runs in the embedded harness only; with "
+                         "--harness-url start it with 'chaos-harness run --harness-url URL --publish PORT -- CMD' "
+                         "and give --app-url http://127.0.0.1:PORT")
     progress = LineProgress() if live else NullProgress()
     with _drill_environment(args, scenario) as env:
         result = run_drill(scenario, env, app_url=args.app_url, progress=progress)

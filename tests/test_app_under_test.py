@@ -98,3 +98,19 @@ def test_an_app_that_never_gets_ready_is_one_line_exit_2_quoting_its_output(tmp_
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "exited with status 3 before it was ready" in done.stderr and "cannot open config.toml" in done.stderr
+
+
+def test_app_options_that_cannot_work_are_one_line_usage_errors(tmp_path: Path) -> None:
+    scenario = tmp_path / "kv.yaml"
+    scenario.write_text(APP + TRAFFIC + REST)
+    cases = [
+        (["--harness-url", "http://127.0.0.1:9"], "runs in the embedded harness only"),
+        (["--app-replicas", "0"], "--app-replicas must be 1 to 16, got 0"),
+        (["--app-env", "NOEQUALS"], "--app-env takes NAME=VALUE, got 'NOEQUALS'"),
+    ]
+    for extra, message in cases:
+        done = subprocess.run([*CLI, "gate", str(scenario), *extra], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, (extra, done.stderr)
+    sample = subprocess.run([*CLI, "gate", "dns-empty-answer", "--app-port", "8080"], capture_output=True, text=True,
+                            timeout=60)
+    assert sample.returncode == 2 and "give both (or an --app-file)" in sample.stderr
