@@ -89,6 +89,7 @@ class TrafficGenerator(LoadGenerator):
         self.region_header = region_header.lower() if region_header else None
         self.tables = tables
         self.entry = load_entry_point(traffic.python) if traffic.python else None
+        self._entry_name = (traffic.python or "").rpartition(":")[2]  # the op name of its records
         self.ledger = WriteLedger()
         self.state = [_TrafficUser(i) for i in range(traffic.users)]
         weights = [max(0.0, r.weight) for r in traffic.requests]
@@ -194,12 +195,11 @@ class TrafficGenerator(LoadGenerator):
             result = self.entry(TrafficCall(item.seq, user.index, write_id, send, acknowledge))
         except Exception as exc:  # the user's function failed: a failed request, not a crashed drill
             reply = Response(0, {}, self.clock() - started, f"traffic function raised {type(exc).__name__}: {exc}")
-            return self._make_record(item, sent, self.traffic.python or "python", user, reply, False, None, write_id)
+            return self._make_record(item, sent, self._entry_name, user, reply, False, None, write_id)
         reply = replies[-1] if replies else Response(0, {}, self.clock() - started, "the traffic function sent nothing")
         ok = bool(result) if isinstance(result, bool) else (reply.status != 0 and reply.status < 400)
         reply = replace(reply, latency=self.clock() - started)
-        name = self.traffic.python.rpartition(":")[2] if self.traffic.python else "python"
-        return self._make_record(item, sent, name, user, reply, ok, keys[-1] if keys else None, write_id)
+        return self._make_record(item, sent, self._entry_name, user, reply, ok, keys[-1] if keys else None, write_id)
 
     def _make_record(self, item: Planned, sent: float, name: str, user: _TrafficUser, reply: Response, ok: bool,
                 key: str | None, write_id: str | None) -> RequestRecord:
@@ -212,7 +212,7 @@ class TrafficGenerator(LoadGenerator):
     def _gave_up(self, item: Planned, late: float) -> RequestRecord:
         """What the user would have sent, counted failed at its planned time (no coordinated omission)."""
         user = self.state[item.user]
-        name = self.traffic.python or self._render(user, item).spec.name
+        name = self._entry_name if self.entry is not None else self._render(user, item).spec.name
         return RequestRecord(seq=item.seq, t=round(item.at, 6), op=name, user=f"user-{user.index}", status=0,
                              latency=round(late, 6), ok=False,
                              error=f"not sent: the user waited {late:.2f}s on an earlier request")
