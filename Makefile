@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 drill: $(STAMP)
-	$(VENV)/bin/chaos-harness drill us-east-1-2025-10-20 --report-dir reports
+	$(VENV)/bin/chaos-harness drill us-east-1-2025-10-20 --report-dir reports --repeat 3
 
 # examples/node-orders' npm dependencies, from its lock file (skipped without npm: its tests skip too).
 node-example:

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ("dns_bench.py", "proxy_bench.py", "dynamodb_bench.py")
+BENCHMARKS = ("dns_bench.py", "proxy_bench.py", "dynamodb_bench.py", "soak.py")
 
 
 def main() -> int:

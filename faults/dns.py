@@ -78,7 +78,7 @@ class DnsFault(Fault):
 
     def apply(self, ctx: QueryContext) -> None:
         """Act on a matching query when the seeded draw says so, and note it in the log."""
-        if self.matches(ctx) and self.roll():
+        if self.matches(ctx) and self.roll(ctx.qname, ctx.qtype):
             self.act(ctx)
             ctx.applied.append(self.name)
 

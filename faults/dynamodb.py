@@ -50,7 +50,7 @@ class ServiceErrorFault(Fault):
     def intercept(self, operation: str) -> AwsError | None:
         if self.operation and operation not in self.operation:
             return None
-        return self.aws_error() if self.roll() else None
+        return self.aws_error() if self.roll(operation) else None
 
     def start(self, env: Environment) -> None:
         dynamodb = self.component(env, "dynamodb", "mocked DynamoDB regions")

@@ -159,7 +159,7 @@ class Flap(TargetFault):
         relative = round_no - self._origin
         while not self._cycles or self._cycles[-1].end <= relative:
             start = self._cycles[-1].end if self._cycles else 0
-            happens = self.roll()
+            happens = self.roll("cycle")
             failing = max(1, self._fail_rounds + self._jitter())
             passing = max(1, self._pass_rounds + self._jitter())
             self._cycles.append(_Cycle(start, failing, passing, happens))
@@ -214,7 +214,7 @@ class FailChecks(TargetFault):
     summary = "health checks of a healthy target fail"
 
     def check_override(self, probe: "Probe") -> bool | None:
-        return False if self.hits(probe) and self.roll() else None
+        return False if self.hits(probe) and self.roll(probe.group, probe.index) else None
 
 
 @register
@@ -232,7 +232,7 @@ class KillTarget(TargetFault):
 
     def start(self, env: Environment) -> None:
         checker = self.attach(env)
-        self._killed = self.roll()
+        self._killed = self.roll("kill")
         if self._killed:
             self.control().stop()
         checker.add_fault(self)  # listed with the active faults, though it never overrides a check
@@ -257,4 +257,4 @@ class AllUnhealthy(HealthFault):
     summary = "every target of a name fails its health checks"
 
     def check_override(self, probe: "Probe") -> bool | None:
-        return False if probe.group == self._group and self.roll() else None
+        return False if probe.group == self._group and self.roll(probe.group, probe.index) else None

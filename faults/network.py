@@ -41,7 +41,7 @@ class NodeFault(Fault):
         missing = [n for n in self.node if isinstance(n, str) and n not in names]
         if missing:
             raise ConfigError(f"{self.name}: node {missing[0]!r} is not in region(s) {', '.join(self.region)}")
-        return [name for name in names if self.roll()]
+        return [name for name in names if self.roll(name)]
 
 
 @dataclass(kw_only=True, eq=False)

@@ -2,9 +2,12 @@
 
 ``Chaos`` is the single place faults are started and stopped, whoever asks (pytest fixture or
 marker, drill timeline, CLI). It keeps the active stack in injection order, clears faults with a
-``duration`` when it runs out, records a history for reports, and ``clear_all()`` undoes
-everything in reverse order even when a stop fails, so a failing test or Ctrl-C never leaves a
-fault behind.
+``duration`` when its clock says they ran out, records a history for reports, and ``clear_all()``
+undoes everything in reverse order even when a stop fails, so a failing test or Ctrl-C never
+leaves a fault behind.
+
+Durations are measured on ``Chaos.clock``: a test that passes a controllable clock advances it and
+calls ``expire_due()``, and nothing depends on how fast the machine's threads run.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class ActiveFault:
     fault: Fault
     chaos: "Chaos"
     record: FaultRecord
-    timer: threading.Timer | None = field(default=None, repr=False)
+    expires: float | None = field(default=None, repr=False)  # on ``chaos.clock``
 
     @property
     def name(self) -> str:
@@ -69,6 +72,8 @@ class Chaos:
         self._lock = threading.RLock()
         self._active: list[ActiveFault] = []
         self.history: list[FaultRecord] = []
+        self._expiry_wakeup = threading.Condition(self._lock)
+        self._expiry_thread: threading.Thread | None = None
 
     @property
     def active(self) -> list[ActiveFault]:
@@ -92,11 +97,41 @@ class Chaos:
             self._active.append(handle)
             self.history.append(record)
             if fault.duration is not None:
-                handle.timer = threading.Timer(fault.duration, self.clear, (handle,))
-                handle.timer.name = f"chaos-clear-{fault.name}"
-                handle.timer.start()
+                handle.expires = record.started + fault.duration
+                self._watch_expiry()
         self.changed.notify()
         return handle
+
+    def expire_due(self) -> list[ActiveFault]:
+        """Clear every fault whose ``duration`` has run out on ``clock``; the handles cleared."""
+        now = self.clock()
+        due = [h for h in self.active if h.expires is not None and h.expires <= now]
+        for handle in due:
+            self.clear(handle)
+        return due
+
+    def _watch_expiry(self) -> None:
+        """Start the one thread that clears expiring faults (it ends when none is left). Lock held."""
+        if self._expiry_thread is None:
+            self._expiry_thread = threading.Thread(target=self._expire_loop, name="chaos-clear", daemon=True)
+            self._expiry_thread.start()
+        else:
+            self._expiry_wakeup.notify_all()
+
+    def _expire_loop(self) -> None:
+        while True:
+            with self._lock:
+                pending = [h.expires for h in self._active if h.expires is not None]
+                if not pending:
+                    self._expiry_thread = None
+                    return
+                remaining = min(pending) - self.clock()
+                if remaining > 0:
+                    # A controllable clock may not move in real time: look again at least every
+                    # 50 ms of real time, so its owner's advance() is noticed without a call.
+                    self._expiry_wakeup.wait(min(remaining, 0.05) if self.clock is not time.monotonic else remaining)
+                    continue
+            self.expire_due()
 
     def clear(self, handle: ActiveFault) -> None:
         """Stop one fault; a no-op if it is already cleared."""
@@ -104,14 +139,15 @@ class Chaos:
             if handle not in self._active:
                 return
             self._active.remove(handle)
-            timer = handle.timer
             try:
                 handle.fault.stop(self.env)
             finally:
                 handle.record.cleared = self.clock()
-        if timer is not None and timer is not threading.current_thread():
-            timer.cancel()
-            timer.join()
+                self._expiry_wakeup.notify_all()
+            idle = all(h.expires is None for h in self._active)
+            watcher = self._expiry_thread
+        if idle and watcher is not None and watcher is not threading.current_thread():
+            watcher.join()  # woken above with nothing left to watch: it ends now, leaving no thread
         self.changed.notify()
 
     def clear_all(self) -> None:

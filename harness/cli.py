@@ -1,9 +1,10 @@
 """``chaos-harness``: drills, CI gates, scenario tools, a manual harness and a sandbox.
 
 Exit codes (the same for every command, so CI can tell them apart):
-  0  every objective held (or the command succeeded)
-  1  a steady-state objective failed
+  0  PASS: every objective held (or the command succeeded)
+  1  FAIL: a steady-state objective failed, with evidence against the app
   2  harness or usage error (one line on stderr: bad scenario, busy port, missing tool)
+  3  INCONCLUSIVE: too little evidence to judge, or the harness itself ran over its lag budget
   130  interrupted (Ctrl-C / SIGTERM); every fault was cleared and every server stopped
 """
 
@@ -19,9 +20,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from harness.control.token import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE
 from harness.errors import HarnessError
+from harness.export import command as export_command
 
-EXIT_OK, EXIT_SLO_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_SLO_FAILED, EXIT_ERROR, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_FOR_VERDICT = {"pass": EXIT_OK, "fail": EXIT_SLO_FAILED, "inconclusive": EXIT_INCONCLUSIVE, "error": EXIT_ERROR}
 DEFAULT_REPORT_DIR = ".chaos-reports"
 HARNESS_URL_VARIABLE = "CHAOS_HARNESS_URL"
 MOTO_URL_VARIABLE = "CHAOS_MOTO_URL"
@@ -36,6 +40,9 @@ ENVIRONMENT: dict[str, str] = {
     "MOTO_ACCOUNT_ID": "moto account every request uses; the harness then reads that account's tables",
     MOTO_URL_VARIABLE: "moto server the DynamoDB regions use instead of moto in process ('up --moto-url', "
                        "e.g. http://127.0.0.1:5000)",
+    TOKEN_VARIABLE: "control API token: 'up' uses it instead of making one; clients send it (else they read "
+                    "the token file)",
+    TOKEN_FILE_VARIABLE: "control API token file: 'up' writes the token there; clients read it",
 }
 
 
@@ -102,7 +109,7 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
     from harness.drill import run_drill
     from harness.drill.progress import LineProgress, NullProgress
     from harness.report import write_reports
-    from harness.report.fmt import verdict
+    from harness.report.fmt import LABELS, verdict
     from harness.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, app_file=args.app_file)
@@ -111,17 +118,27 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
         raise UsageError("an app the harness starts (app.command) runs in the embedded harness only; with "
                          "--harness-url start it with 'chaos-harness run --harness-url URL --publish PORT -- CMD' "
                          "and give --app-url http://127.0.0.1:PORT")
-    progress = LineProgress() if live else NullProgress()
-    with _drill_environment(args, scenario) as env:
-        result = run_drill(scenario, env, app_url=args.app_url, progress=progress)
-    paths = write_reports(result.to_dict(), args.report_dir)
+    earlier: list[str] = []  # the verdicts of the inconclusive runs before the one reported
+    for run in range(1, args.repeat + 1):
+        progress = LineProgress() if live else NullProgress()
+        with _drill_environment(args, scenario) as env:
+            result = run_drill(scenario, env, app_url=args.app_url, progress=progress)
+        if result.verdict != "inconclusive" or run == args.repeat:
+            break
+        earlier.append(result.reason)
+        print(f"INCONCLUSIVE (run {run} of at most {args.repeat}, running again): {result.reason}")
+    report = result.to_dict()
+    report["runs"] = {"count": len(earlier) + 1, "limit": args.repeat, "inconclusive_before": earlier}
+    paths = write_reports(report, args.report_dir)
     for r in result.slos:
-        print(f"{'PASS' if r.passed else 'FAIL'}  {r.spec.title}: {verdict(r.to_dict())}")
+        print(f"{LABELS[r.verdict]:<12} {r.spec.title}: {verdict(r.to_dict())}")
     print(f"reports: {paths['html']} {paths['junit']} {paths['json']}")
     if result.error:
         print(f"chaos-harness: error: {result.error}", file=sys.stderr)
         return EXIT_ERROR
-    return EXIT_OK if result.passed else EXIT_SLO_FAILED
+    runs = f" (run {len(earlier) + 1} of at most {args.repeat})" if args.repeat > 1 else ""
+    print(f"verdict: {LABELS[result.verdict]}{runs}: {result.reason}")
+    return EXIT_FOR_VERDICT[result.verdict]
 
 
 def app_overrides(args: argparse.Namespace, scenario: Any) -> Any:
@@ -163,27 +180,46 @@ def cmd_up(args: argparse.Namespace) -> int:
     import threading
 
     from harness.control import ControlServer
-    from harness.loopback import require_loopback
+    from harness.loopback import is_loopback, require_loopback
     from harness.scenario import load_scenario
 
-    exposed = args.bind is not None  # non-loopback addresses only when asked for explicitly
+    dns_exposed = args.bind is not None and not is_loopback(args.bind)  # --bind is the DNS address only
     control = _host_port(args.control, "--control") if args.control else None
     if control is not None:  # refuse before starting anything
-        require_loopback(control[0], allow_non_loopback=exposed, what="control API (give --bind to expose it)")
+        require_loopback(control[0], allow_non_loopback=args.expose_control,
+                         what="control API (give --expose-control to expose it)")
     scenario = load_scenario(args.scenario)
     config = {"dns_host": args.bind, "dns_port": args.dns_port, "dynamodb_port": args.dynamodb_port,
-              "toxiproxy_url": args.toxiproxy_url, "allow_non_loopback": exposed,
+              "toxiproxy_url": args.toxiproxy_url, "allow_non_loopback": dns_exposed,
               "moto_url": args.moto_url or None}
     with contextlib.ExitStack() as stack:
         env = stack.enter_context(open_harness(scenario, with_app=not args.no_app, **config))
         for key, value in env.describe().items():
             print(f"{key:24} {value}")
         if control is not None:
-            server = stack.enter_context(ControlServer(env, *control, allow_non_loopback=exposed))
+            server = stack.enter_context(ControlServer(
+                env, *control, allow_non_loopback=args.expose_control, token=args.token or None,
+                token_file=Path(args.token_file) if args.token_file else None))
             print(f"{'control':24} {server.url} (export {HARNESS_URL_VARIABLE}={server.url})")
+            print(f"{'control token file':24} {server.token_file} (mode 0600; clients on this machine read it, "
+                  f"or export {TOKEN_VARIABLE}=$(cat {server.token_file}))")
+            if not is_loopback(server.host):
+                print(f"chaos-harness: warning: the control API listens on {server.host}:{server.port}, beyond "
+                      "loopback; anyone who can reach it and has the token can inject faults", file=sys.stderr)
         print("harness is up; Ctrl-C stops it", flush=True)
         threading.Event().wait()  # until Ctrl-C
     return EXIT_OK
+
+
+def _positive_int(text: str) -> int:
+    """argparse type for counts such as ``--repeat``: a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _host_port(text: str, option: str) -> tuple[str, int]:
@@ -339,13 +375,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, help="seed (overrides the file)")
         p.add_argument("--harness-url", metavar="URL",
                        help="drill the harness at this control URL ('up --control') instead of starting one")
+        p.add_argument("--repeat", type=_positive_int, default=1, metavar="N",
+                       help="run an INCONCLUSIVE drill again, up to N runs in all; the report says how many it took")
 
     def harness_url_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--harness-url", metavar="URL",
                        help=f"control URL of a running 'up --control' (default ${HARNESS_URL_VARIABLE})")
 
     drill_options(sub.add_parser("drill", help="run a scenario with a live display and write reports"))
-    drill_options(sub.add_parser("gate", help="run a scenario for CI: exit 0 pass, 1 SLO failed, 2 error"))
+    drill_options(sub.add_parser("gate", help="run a scenario for CI: exit 0 pass, 1 fail, 2 error, 3 inconclusive"))
     sub.add_parser("list", help="list built-in scenarios")
     p = sub.add_parser("validate", help="check a scenario file without running it")
     p.add_argument("scenario")
@@ -353,8 +391,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", nargs="?", default="us-east-1-2025-10-20", help="shapes the harness (setup)")
     p.add_argument("--no-app", action="store_true", help="do not start the sample app")
     p.add_argument("--control", metavar="HOST:PORT", help="serve the control API here (port 0: a free one)")
-    p.add_argument("--bind", metavar="HOST", help="address the DNS server listens on; also allows "
-                   "non-loopback addresses such as 0.0.0.0 for it and --control (containers)")
+    p.add_argument("--bind", metavar="HOST", help="address the DNS server listens on; a non-loopback one "
+                   "such as 0.0.0.0 is allowed here (containers)")
+    p.add_argument("--expose-control", action="store_true", help="allow a non-loopback --control address "
+                   "such as 0.0.0.0 (prints a warning; the token is still required)")
+    p.add_argument("--token", metavar="TOKEN", default=os.environ.get(TOKEN_VARIABLE),
+                   help=f"control API token (default ${TOKEN_VARIABLE}; unset: a new random one)")
+    p.add_argument("--token-file", metavar="PATH", default=os.environ.get(TOKEN_FILE_VARIABLE),
+                   help=f"write the control API token here, mode 0600 (default ${TOKEN_FILE_VARIABLE}, "
+                        "else a per-port file under $XDG_RUNTIME_DIR/chaos-harness or ~/.cache/chaos-harness)")
     p.add_argument("--dns-port", type=int, default=0, metavar="PORT", help="DNS server port (default: a free one)")
     p.add_argument("--dynamodb-port", type=int, default=0, metavar="PORT",
                    help="port of every DynamoDB endpoint node (default: a free one)")
@@ -382,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the sandbox, so curl or a drill reaches a server the command runs (repeatable)")
     harness_url_option(p)
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
+    export_command.add_parser(sub)
     return parser
 
 
@@ -396,6 +442,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "clear": cmd_clear,
     "status": cmd_status,
     "create-tables": cmd_create_tables,
+    "export": lambda a: export_command.run(a),
 }
 
 

@@ -7,6 +7,8 @@ CI logs can show it as-is instead of a traceback.
 
 from __future__ import annotations
 
+import reprlib
+
 
 class HarnessError(Exception):
     """Base class: a problem the user can fix, described in one line."""
@@ -42,3 +44,20 @@ class NamespaceUnavailableError(HarnessError):
 
 class TimeoutExpired(HarnessError):
     """A wait on a real condition (server ready, state reached) ran out of time."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as an error message shows it: ``repr`` cut to ``limit`` characters.
+
+    Bounded before it is built: nested containers stop a few levels and items in (``reprlib``),
+    and a huge integer is described by size, since its ``repr`` alone can exceed Python's digit
+    limit. User input can be a 5,000-digit number or an expanded YAML alias bomb.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"a {value.bit_length()}-bit integer"
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 60, 60, 60

@@ -353,7 +353,9 @@ def _wait_exited(pid: int, timeout: float) -> None:
     except ProcessLookupError:
         return
     try:
-        select.select([pidfd], [], [], timeout)
+        poller = select.poll()  # not select(): descriptors above 1023 are common in a busy harness
+        poller.register(pidfd, select.POLLIN)
+        poller.poll(timeout * 1000)
     finally:
         os.close(pidfd)
 

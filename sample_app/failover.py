@@ -346,6 +346,11 @@ class RegionalRouter(Generic[T]):
                 return breaker.name
         return None
 
+    def others(self, region: str) -> list[tuple[T, str]]:
+        """The regions other than ``region`` whose breakers are not open, in preference order."""
+        return [(target, breaker.name) for target, breaker in self.regions
+                if breaker.name != region and breaker.state != OPEN]
+
     def call(self, operation: Callable[[T], R]) -> Served[R]:
         failures: list[RegionFailure] = []
         first = self.regions[0][1].name

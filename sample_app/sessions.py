@@ -199,6 +199,16 @@ class SessionService:
                 raise
             return Result(200, _with_source({"session": cached.as_json()}, None, "cache"), None, "cache")
         session = served.value
+        if session is None:
+            found = self._read_elsewhere(session_id, served.region)
+            if found is not None:
+                region, session = found
+                if session is REVOKED:
+                    raise NotFound(f"session {session_id} not found", region=region)
+                self.cache.remember(session)
+                body = _with_source({"session": session.as_json(), "replication_lag": True}, region, "dynamodb",
+                                    region != self.router.regions[0][1].name)
+                return Result(200, body, region, "dynamodb")
         if session is None and served.region != self.router.regions[0][1].name:
             # Failed over: this replica may not have received the session yet (global tables
             # replicate asynchronously). A session this app saw recently is served stale.
@@ -214,6 +224,19 @@ class SessionService:
             raise SessionExpired(f"session {session_id} expired", region=served.region)
         self.cache.remember(session)
         return self._result(200, {"session": session.as_json()}, served)
+
+    def _read_elsewhere(self, session_id: str, missed_in: str) -> tuple[str, Any] | None:
+        """A session one region does not have (yet) may be in another: after failing back, the
+        sessions written in the failover region reach the primary only when replication catches
+        up. Reads the other admitted regions; a region that cannot answer is skipped."""
+        for store, name in self.router.others(missed_in):
+            try:
+                session = store.get_session(session_id)
+            except Exception:  # noqa: BLE001 - a second opinion that fails changes nothing
+                continue
+            if session is not None:
+                return name, session
+        return None
 
     def logout(self, session_id: str) -> Result:
         _check_session_id(session_id)

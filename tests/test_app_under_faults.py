@@ -4,10 +4,13 @@ Everything here goes over real sockets by name: the test calls ``app.chaos.test`
 harness DNS), the app calls ``dynamodb.<region>.amazonaws.com`` (resolved by the same DNS) through
 the Toxiproxy nodes to moto, and global-table replication copies writes between the regions.
 
-The DynamoDB fronts recycle connections (``connection_max_age``), as real endpoints and load
-balancers do, so the app keeps needing new connections and therefore lookups; with a warm pool
-and no recycling the same faults go unnoticed, which is what happened to many clients on
-20 Oct 2025 until their connections turned over.
+Before each fault the test closes every pooled connection to the endpoints
+(``harness.dynamodb.close_connections()``), as a load balancer turning its nodes over would, so the
+app's next calls need new connections and therefore lookups; with a warm pool the same faults go
+unnoticed (``test_warm_connections_keep_working_through_the_fault``), which is what happened to
+many clients on 20 Oct 2025 until their connections turned over. The fronts also recycle
+connections with age (``connection_max_age``), so connections opened during a test turn over too;
+no assertion depends on an age being reached in time.
 """
 
 from __future__ import annotations
@@ -32,8 +35,7 @@ COOLDOWN = 0.3  # breaker open time: short, so fail-back is quick
 CLIENT_TIMEOUT = 5.0  # the test's own HTTP timeout; every answer here comes well within it
 # A lookup gives up after 0.2 s (one try), so even dropped or late DNS answers fail fast.
 RESOLVER = dict(resolver_timeout=0.2, resolver_attempts=1)
-# Connections live 50 ms and replication takes 50 ms: once a write has replicated, the connection
-# that carried it is old enough to be closed with its next response (see ``retire_connections``).
+# Connections opened during a test are recycled after 50 ms (see the module docstring).
 RECYCLED = dict(connection_max_age=0.05, replication_lag=0.05)
 WARM = dict(connection_max_age=None, replication_lag=0.05)
 FAST_APP = {"pbkdf2_iterations": 1000}
@@ -89,13 +91,12 @@ def fault_options(harness: Harness, fault: str) -> dict:
 
 
 def retire_connections(harness: Harness, user: User, sid: str) -> None:
-    """Leave the app without a reusable connection to us-east-1, so its next call must look it up.
-
-    After replication caught up, the connection that carried the last write is older than
-    ``connection_max_age``; the front closes it after answering this validation.
-    """
-    harness.dynamodb.replication.wait_caught_up(5)
+    """Leave every app replica without a reusable connection to us-east-1, so its next call must
+    look the name up: the session is served from us-east-1, replicated, then every pooled
+    connection to the endpoint nodes is closed (an explicit control, not connection ages)."""
     assert user.validate(sid).region == EAST
+    harness.dynamodb.replication.wait_caught_up(5)
+    assert harness.dynamodb.close_connections() == sum(len(r.nodes) for r in harness.dynamodb.regions)
 
 
 def signed_in(harness: Harness, user: User) -> str:

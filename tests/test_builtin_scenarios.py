@@ -1,7 +1,8 @@
 """Issue 6 acceptance: every built-in scenario through the real CLI and the fully wired harness.
 
-``chaos-harness gate NAME --app resilient`` must exit 0 and ``--app naive`` must exit 1, and the
-JSON and JUnit reports it writes must agree on which objectives failed. Each (scenario, profile)
+``chaos-harness gate NAME --app resilient`` must never FAIL (exit 0, or 3 when the run was too
+disturbed or too thin to judge: the suite runs two gates at once on two cores) and ``--app naive``
+must exit 1, and the JSON and JUnit reports it writes must agree on which objectives failed. Each (scenario, profile)
 pair is its own test so ``pytest -n 2`` spreads the runs (the 2025 replays take ~35 s, the others
 ~12 s). Measured wall times are recorded as JUnit properties (``gate_wall_seconds``); tests never
 assert timings, only that a scenario's *planned* duration leaves room in the 60 s budget.
@@ -25,7 +26,8 @@ SCENARIOS = sorted(builtin_scenarios())
 REPLAY = "us-east-1-2025-10-20"
 WALL_BUDGET = 60.0  # seconds a built-in drill may take end to end
 STARTUP_MARGIN = 15.0  # harness start, drill users' sign-up, the audit after the load, the reports
-PROFILES = [pytest.param("resilient", cli.EXIT_OK, id="resilient"), pytest.param("naive", cli.EXIT_SLO_FAILED, id="naive")]
+PROFILES = [pytest.param("resilient", {cli.EXIT_OK, cli.EXIT_INCONCLUSIVE}, id="resilient"),
+            pytest.param("naive", {cli.EXIT_SLO_FAILED}, id="naive")]
 
 
 def test_the_library_has_the_replay_and_one_scenario_per_fault_family():
@@ -58,13 +60,16 @@ def gate(name: str, profile: str, report_dir: Path, record_property) -> tuple[in
 def test_gate_passes_resilient_and_fails_naive(name, profile, expected_exit, tmp_path, record_property, capsys):
     code, report, suite = gate(name, profile, tmp_path, record_property)
     out = capsys.readouterr().out
-    failed = {slo["name"]: slo for slo in report["slos"] if not slo["passed"]}
-    summary = "; ".join(f"{n}: {s['detail']}" for n, s in failed.items()) or "every objective held"
-    assert code == expected_exit, f"{name} --app {profile}: exit {code}, error {report['error']!r}; {summary}"
+    failed = {slo["name"]: slo for slo in report["slos"] if slo["verdict"] == "fail"}
+    summary = "; ".join(f"{n}: {s['detail']}" for n, s in failed.items()) or report["reason"]
+    assert code in expected_exit, f"{name} --app {profile}: exit {code}, error {report['error']!r}; {summary}"
+    record_property("verdict", report["verdict"])
+    record_property("harness_max_lag_ms", round(report["harness_lag"]["max_lag"] * 1000))
 
     assert report["error"] is None and report["interrupted"] is False
     assert report["scenario"]["name"] == name and report["scenario"]["app"]["profile"] == profile
-    assert report["passed"] is (profile == "resilient")
+    assert report["verdict"] == {0: "pass", 1: "fail", 3: "inconclusive"}[code] and report["passed"] is (code == 0)
+    assert report["audit"]["lost"] == [] or profile == "naive", "a resilient app lost an acknowledged write"
     assert report["requests"]["total"] > 0 and report["faults"], "the load ran and the faults were injected"
     # The JUnit file names the same failed objectives, each with measured vs threshold.
     cases = {case.get("name"): case for case in suite.iter("testcase")}
@@ -74,7 +79,7 @@ def test_gate_passes_resilient_and_fails_naive(name, profile, expected_exit, tmp
     assert suite.get("failures") == str(len(failed)) and suite.get("errors") == "0"
     for slo_name, failure in junit_failed.items():
         assert failure.get("type") == "SLOViolation" and failure.get("message").startswith("measured ")
-        assert f"FAIL  {slo_name}: " in out
+        assert f"FAIL         {slo_name}: " in out
     if profile == "naive":  # one region, no breaker: its users saw the outage
         assert "success_rate" in {slo["kind"] for slo in failed.values()}, summary
 

@@ -10,6 +10,8 @@ import http.client
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.control import ControlServer, RemoteHarness
+from harness.control.token import find_token
 from harness.errors import (
     AddressInUseError,
     ConfigError,
@@ -73,10 +76,11 @@ def dig(remote: RemoteHarness, name: str) -> tuple[str, list[str]]:
 
 
 def raw(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, object]:
+    """One request as it is on the wire (status codes are the point), with the harness's token."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
-        conn.request(method, path, body=body)
+        conn.request(method, path, body=body, headers={"Authorization": f"Bearer {find_token(int(port))}"})
         response = conn.getresponse()
         data = response.read()
         return response.status, json.loads(data) if data else None
@@ -149,12 +153,18 @@ def test_gate_drills_a_builtin_scenario_against_the_remote_harness(up, tmp_path)
         done = cli("gate", SCENARIO, "--harness-url", up, "--app-url", app_url, "--report-dir", str(tmp_path))
     finally:
         assert app.stop() == 0
-    assert done.returncode == 0, done.stdout + done.stderr
+    # The resilient app never FAILs; on a busy runner the harness may not be able to judge it (exit 3).
+    assert done.returncode in (0, 3), done.stdout + done.stderr
     report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert report["verdict"] == {0: "pass", 3: "inconclusive"}[done.returncode]
     (window,) = report["faults"]
     assert window["name"] == "dns.empty_answer"
-    # Fault times come from the harness process but line up with the drill's own timeline (2 s .. 6 s).
-    assert 1.9 <= window["start"] <= 2.5 and 5.9 <= window["end"] <= 6.5
+    # Fault times come from the harness process but line up with the drill's own timeline: not before
+    # the planned 2 s and 6 s, and not after the drill noted the inject and clear calls returning (the
+    # two processes' clocks are aligned through the control API, to within one round trip).
+    noted = {n["text"].split(" (")[0]: n["t"] for n in report["notes"]}
+    assert 1.8 <= window["start"] <= noted["start fault dns.empty_answer"] + 0.2
+    assert 5.8 <= window["end"] <= noted["stop fault dns.empty_answer"] + 0.2
     history = RemoteHarness(up).chaos.history
     assert [r.fault["fault"] for r in history][-1:] == ["dns.empty_answer"] and history[-1].cleared is not None
 
@@ -247,3 +257,35 @@ def test_control_server_binds_loopback_only_and_reports_busy_ports():
 def test_up_refuses_a_non_loopback_control_address_without_bind():
     done = cli("up", "--control", "0.0.0.0:0")
     assert done.returncode == 2 and "non-loopback" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_bind_no_longer_exposes_the_control_api():
+    """``--bind`` is the DNS address; exposing the control API takes ``--expose-control`` (issue 12)."""
+    done = cli("up", "--bind", "127.0.0.1", "--control", "0.0.0.0:0")
+    assert done.returncode == 2 and "--expose-control" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_up_prints_a_0600_token_file_and_exits_promptly_with_idle_clients(tmp_path):
+    """Idle connections to the control API once kept ``up`` from exiting on SIGTERM (issue 12)."""
+    token_file = tmp_path / "harness.token"
+    proc = Process(CLI + ["up", SCENARIO, "--no-app", "--control", f"{LoopbackPool().take('control')}:0",
+                          "--token-file", str(token_file)])
+    idle: list[socket.socket] = []
+    try:
+        url = proc.wait_line(r"^control\s+(http://\S+)").group(1)
+        assert proc.wait_line(r"^control token file\s+(\S+)").group(1) == str(token_file)
+        proc.wait_line(r"harness is up")
+        token = token_file.read_text().strip()
+        assert len(token) >= 32 and token_file.stat().st_mode & 0o777 == 0o600
+        assert not any(token in line for line in proc.lines)  # the token itself is never printed
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(20)]
+        idle[0].sendall(b"GET /v1/state HTTP/1.1\r\n")  # half a request, then nothing
+        assert RemoteHarness(url, token=token).state()["faults"] == []  # still served
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(timeout=30) == 130  # REQUEST_TIMEOUT is 10 s: exiting needs no timeout
+    finally:
+        for sock in idle:
+            sock.close()
+        proc.stop()
+    assert not token_file.exists()  # removed with the harness

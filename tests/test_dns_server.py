@@ -12,9 +12,11 @@ import pytest
 from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
 
 from faults import create_fault
+from clocks import ManualClock
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.dns.client import query
+from harness.dns.precheck import MAX_QUERY_SIZE
 from harness.errors import AddressInUseError, ConfigError, FaultOptionError, HarnessError, UnknownFaultError
 from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
@@ -342,9 +344,11 @@ def test_chaos_stacks_faults_and_clears_them_one_by_one_or_all(server: DnsServer
 
 
 def test_a_fault_with_a_duration_clears_itself(server: DnsServer) -> None:
-    with Chaos(SimpleNamespace(dns=server)) as chaos:
+    clock = ManualClock()
+    with Chaos(SimpleNamespace(dns=server), clock=clock) as chaos:
         handle = chaos.inject("dns.refused", duration=1.0)
-        assert query(server.address, DDB).header.rcode == RCODE.REFUSED
+        assert query(server.address, DDB).header.rcode == RCODE.REFUSED  # however slowly this runs
+        clock.advance(1.0)
         handle.wait_cleared(5)
         assert not server.faults.active
         assert len(query(server.address, DDB).rr) == 3
@@ -353,3 +357,92 @@ def test_a_fault_with_a_duration_clears_itself(server: DnsServer) -> None:
 def test_a_fault_needs_a_running_dns_server() -> None:
     with pytest.raises(HarnessError, match="needs the DNS server"):
         Chaos(SimpleNamespace(dns=None)).inject("dns.timeout")
+
+
+# -- hostile packets (issue 12) -------------------------------------------------------------------
+def pointer_chain(size: int) -> bytes:
+    """The query that froze the harness: N questions, each a pointer to the one before it."""
+    count = (size - 15) // 6
+    body = b"\x01a\x00" + b"\x00\x01\x00\x01"  # question 0: "a." A IN, at offset 12
+    for i in range(1, count):
+        previous = 12 if i == 1 else 19 + 6 * (i - 2)
+        body += struct.pack("!H", 0xC000 | previous) + b"\x00\x01\x00\x01"
+    return struct.pack("!HHHHHH", 0x4242, 0x0100, count, 0, 0, 0) + body
+
+
+def question_with_name(wire_name: bytes, arcount: int = 0, additional: bytes = b"") -> bytes:
+    return struct.pack("!HHHHHH", 0x5151, 0x0100, 1, 0, 0, arcount) + wire_name + b"\x00\x01\x00\x01" + additional
+
+
+def opt_record() -> bytes:
+    return b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
+
+
+class ParseSpy(DNSRecord):
+    """``DNSRecord`` for the server module, recording every packet the server hands to dnslib."""
+
+    parsed: list[bytes] = []
+
+    @classmethod
+    def parse(cls, packet: bytes) -> DNSRecord:
+        cls.parsed.append(packet)
+        return DNSRecord.parse(packet)
+
+
+@pytest.mark.parametrize("size", [10_800, 4_800, 4_000])
+def test_pointer_chain_queries_are_formerr_and_the_shared_loop_keeps_serving(
+        topology: Topology, size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain never reaches dnslib (whose quadratic decoding held the loop for seconds)."""
+    from harness.toxiproxy.server import EmbeddedToxiproxy
+    import harness.dns.server
+    import http.client
+
+    monkeypatch.setattr(harness.dns.server, "DNSRecord", ParseSpy)
+    monkeypatch.setattr(ParseSpy, "parsed", [])
+    hostile = pointer_chain(size)
+    loop = LoopThread("test-shared").start()
+    host = LoopbackPool().take("dns")
+    try:
+        with DnsServer(topology, host=host, loop=loop) as dns, EmbeddedToxiproxy(host, loop=loop) as api:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.settimeout(2)  # before the fix the reply took 6.5 s
+                sock.sendto(hostile, dns.address)
+                conn = http.client.HTTPConnection(host, api.port, timeout=2)  # the API was blocked 3.4 s
+                conn.request("GET", "/version")
+                assert conn.getresponse().status == 200
+                conn.close()
+                reply = DNSRecord.parse(sock.recv(65535))
+            assert (reply.header.id, reply.header.rcode) == (0x4242, RCODE.FORMERR)
+            assert DNSRecord.parse(udp_exchange(dns, DNSRecord.question(DDB).pack())).rr
+            assert hostile[:MAX_QUERY_SIZE + 1] not in ParseSpy.parsed and len(ParseSpy.parsed) == 1
+    finally:
+        loop.close()
+
+
+def test_pointer_loops_overlong_labels_and_names_are_formerr(server: DnsServer) -> None:
+    loop = b"\x01a\xc0\x0c"  # "a" then a pointer back to itself: endless without a hop limit
+    long_label = bytes([64]) + b"x" * 64 + b"\x00"
+    long_name = b"".join(bytes([63]) + b"y" * 63 for _ in range(4)) + b"\x00"  # 257 bytes
+    forward = b"\xc0\x20" + b"\x00" * 30  # a pointer to a later offset
+    for name in (loop, long_label, long_name, forward):
+        reply = DNSRecord.parse(udp_exchange(server, question_with_name(name)))
+        assert (reply.header.id, reply.header.rcode) == (0x5151, RCODE.FORMERR), name[:8]
+    _, reply = tcp_exchange(server, [question_with_name(long_name), DNSRecord.question(DDB).pack()])
+    assert len(reply.rr) == 3
+    assert [e.rcode for e in server.log.entries()] == ["FORMERR"] * 5 + ["NOERROR"]
+
+
+def test_two_opt_records_are_formerr_and_one_is_fine(server: DnsServer) -> None:
+    name = b"\x03app\x05chaos\x04test\x00"
+    one = DNSRecord.parse(udp_exchange(server, question_with_name(name, 1, opt_record())))
+    two = DNSRecord.parse(udp_exchange(server, question_with_name(name, 2, opt_record() * 2)))
+    assert one.header.rcode == RCODE.NOERROR and [str(rr.rdata) for rr in one.rr] == ["127.0.0.20"]
+    assert two.header.rcode == RCODE.FORMERR
+
+
+def test_queries_with_answer_records_or_oversized_datagrams_are_formerr(server: DnsServer) -> None:
+    with_answer = bytearray(DNSRecord.question(DDB).pack())
+    with_answer[7] = 1  # ancount 1, no record behind it
+    oversized = DNSRecord.question(DDB).pack() + b"\x00" * 5000
+    for packet in (bytes(with_answer), oversized):
+        assert DNSRecord.parse(udp_exchange(server, packet)).header.rcode == RCODE.FORMERR

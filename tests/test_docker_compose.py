@@ -94,7 +94,9 @@ def test_harness_command(services):
     assert args.no_app  # the app runs as its own service
     assert args.bind == "0.0.0.0" and args.dns_port == 53 and args.dynamodb_port == 4566
     host, port = args.control.rsplit(":", 1)
-    assert host == "0.0.0.0" and port == "8470"
+    assert host == "0.0.0.0" and port == "8470" and args.expose_control
+    token = services["harness"]["environment"]["CHAOS_HARNESS_TOKEN"]
+    assert token and services["drill"]["environment"]["CHAOS_HARNESS_TOKEN"] == token
     toxiproxy_flags = dict(flag.lstrip("-").split("=", 1) for flag in services["toxiproxy"]["command"])
     assert args.toxiproxy_url == f"http://{toxiproxy_flags['host']}:{toxiproxy_flags['port']}"
     assert services["harness"]["depends_on"]["toxiproxy"]["condition"] == "service_healthy"

@@ -24,21 +24,11 @@ from sample_app.failover import (
     default_classifier,
 )
 from sample_app.tables import SESSIONS_TABLE
+from clocks import ManualClock
 from local_regions_fixtures import pool, regions  # noqa: F401 (fixtures)
 from sample_app.testing import AppClient, LocalRegions
 
 PASSWORD = "correct horse"
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def client_error(code: str, status: int) -> botocore.exceptions.ClientError:
@@ -74,7 +64,7 @@ def test_classifier_counts_outages_not_answers(exc, counts):
 # ------------------------------------------------------------------------------------------ breaker
 
 
-def make_breaker(clock: FakeClock, log: list | None = None) -> CircuitBreaker:
+def make_breaker(clock: ManualClock, log: list | None = None) -> CircuitBreaker:
     return CircuitBreaker(
         "us-east-1",
         trip=ConsecutiveFailures(3) | FailureRate(0.5, window=10, min_calls=6),
@@ -85,7 +75,7 @@ def make_breaker(clock: FakeClock, log: list | None = None) -> CircuitBreaker:
 
 
 def test_breaker_opens_after_consecutive_failures_and_recovers_through_a_probe():
-    clock, log = FakeClock(), []
+    clock, log = ManualClock(), []
     breaker = make_breaker(clock, log)
     for _ in range(2):
         assert breaker.try_acquire()
@@ -121,7 +111,7 @@ def test_breaker_opens_after_consecutive_failures_and_recovers_through_a_probe()
 
 
 def test_success_resets_the_consecutive_run():
-    breaker = make_breaker(FakeClock())
+    breaker = make_breaker(ManualClock())
     for outcome in (False, False, True, False, False):
         breaker.try_acquire()
         breaker.record_success() if outcome else breaker.record_failure()
@@ -129,7 +119,7 @@ def test_success_resets_the_consecutive_run():
 
 
 def test_failure_rate_trips_a_flapping_region_that_never_fails_three_times_in_a_row():
-    breaker = make_breaker(FakeClock())
+    breaker = make_breaker(ManualClock())
     for outcome in (True, False, True, False, True):
         breaker.try_acquire()
         breaker.record_success() if outcome else breaker.record_failure()
@@ -140,7 +130,7 @@ def test_failure_rate_trips_a_flapping_region_that_never_fails_three_times_in_a_
 
 
 def test_closing_forgets_old_failures():
-    clock = FakeClock()
+    clock = ManualClock()
     breaker = make_breaker(clock)
     for _ in range(3):
         breaker.record_failure()
@@ -156,7 +146,7 @@ def test_closing_forgets_old_failures():
 
 
 def test_router_moves_on_within_a_call_and_skips_open_breakers():
-    clock = FakeClock()
+    clock = ManualClock()
     east, west = make_breaker(clock), CircuitBreaker("us-west-2", trip=ConsecutiveFailures(3), cooldown=5, clock=clock)
     failovers = []
     router = RegionalRouter([("east", east), ("west", west)], default_classifier(), on_failover=lambda a, b: failovers.append((a, b)))
@@ -180,8 +170,8 @@ def test_router_moves_on_within_a_call_and_skips_open_breakers():
 
 
 def test_router_returns_answers_that_do_not_count_without_failing_over():
-    east = make_breaker(FakeClock())
-    router = RegionalRouter([("east", east), ("west", make_breaker(FakeClock()))], default_classifier())
+    east = make_breaker(ManualClock())
+    router = RegionalRouter([("east", east), ("west", make_breaker(ManualClock()))], default_classifier())
 
     def operation(target: str) -> None:
         raise client_error("ConditionalCheckFailedException", 400)
@@ -192,7 +182,7 @@ def test_router_returns_answers_that_do_not_count_without_failing_over():
 
 
 def test_router_reports_every_region_when_none_can_serve():
-    router = RegionalRouter([("east", make_breaker(FakeClock()))], default_classifier())
+    router = RegionalRouter([("east", make_breaker(ManualClock()))], default_classifier())
 
     def operation(target: str) -> None:
         raise botocore.exceptions.ReadTimeoutError(endpoint_url="http://east")
@@ -254,7 +244,7 @@ def seed_user(regions: LocalRegions, client: AppClient) -> None:
 
 def test_unreachable_primary_fails_over_to_us_west_2(fresh, launch):
     endpoints = {"us-east-1": fresh.unreachable_url(), "us-west-2": fresh.endpoints["us-west-2"]}
-    app, client = launch(AppConfig.resilient(endpoints, **FAST), breaker_clock=FakeClock())
+    app, client = launch(AppConfig.resilient(endpoints, **FAST), breaker_clock=ManualClock())
     created = client.request("POST", "/users", {"username": "ada", "password": PASSWORD})
     assert created.status == 201 and created.region == "us-west-2" and created.body["failed_over"] is True
 
@@ -272,7 +262,7 @@ def test_unreachable_primary_fails_over_to_us_west_2(fresh, launch):
 
 
 def test_stopped_primary_fails_over_then_fails_back_after_a_half_open_probe(fresh, launch):
-    clock = FakeClock()
+    clock = ManualClock()
     app, client = launch(AppConfig.resilient(fresh.endpoints, **FAST), breaker_clock=clock)
     seed_user(fresh, client)
     first = login(client)
@@ -301,7 +291,7 @@ def test_stopped_primary_fails_over_then_fails_back_after_a_half_open_probe(fres
 
 
 def test_failed_probe_keeps_traffic_on_the_secondary(fresh, launch):
-    clock = FakeClock()
+    clock = ManualClock()
     app, client = launch(AppConfig.resilient(fresh.endpoints, **FAST), breaker_clock=clock)
     seed_user(fresh, client)
     fresh.take_down("us-east-1")
@@ -312,10 +302,30 @@ def test_failed_probe_keeps_traffic_on_the_secondary(fresh, launch):
     assert app.service.router.breakers()["us-east-1"].state == OPEN
 
 
+def test_after_failing_back_a_session_written_in_us_west_2_is_read_there_until_it_replicates(fresh, launch):
+    """Fail-back while replication lags: us-east-1 has not heard of the session the user got in
+    us-west-2; the app looks there instead of telling the user the session does not exist."""
+    clock = ManualClock()
+    app, client = launch(AppConfig.resilient(fresh.endpoints, **FAST), breaker_clock=clock)
+    seed_user(fresh, client)
+    fresh.take_down("us-east-1")
+    written = login(client)
+    assert written.status == 201 and written.region == "us-west-2"
+    fresh.bring_back("us-east-1")
+    clock.advance(5.0)  # the breaker half-opens; nothing has replicated to us-east-1 yet
+    path = f"/sessions/{written.body['session']['session_id']}"
+    lagging = client.request("GET", path)
+    assert lagging.status == 200 and lagging.region == "us-west-2" and lagging.body["replication_lag"] is True
+    assert lagging.body["source"] == "dynamodb"
+    assert app.service.router.breakers()["us-east-1"].state == CLOSED  # us-east-1 answered: it is back
+    assert client.request("DELETE", path).status == 200
+    assert client.request("GET", path).status == 404  # the tombstone is read wherever it is
+
+
 def test_login_retried_after_failover_returns_the_same_session(fresh, launch):
     """The first attempt landed in us-east-1, the client retried after the region vanished; the
     retry lands in us-west-2 before replication and still yields the same session id."""
-    _, client = launch(AppConfig.resilient(fresh.endpoints, **FAST), breaker_clock=FakeClock())
+    _, client = launch(AppConfig.resilient(fresh.endpoints, **FAST), breaker_clock=ManualClock())
     seed_user(fresh, client)
     first = login(client, key="retry-me")
     assert first.region == "us-east-1"
@@ -329,9 +339,9 @@ def test_login_retried_after_failover_returns_the_same_session(fresh, launch):
 
 
 def test_static_stability_serves_recent_sessions_when_both_regions_are_down(fresh, launch):
-    wall = FakeClock()
+    wall = ManualClock()
     config = AppConfig.resilient(fresh.endpoints, cache_ttl=30.0, **FAST)
-    _, client = launch(config, clock=wall, breaker_clock=FakeClock())
+    _, client = launch(config, clock=wall, breaker_clock=ManualClock())
     seed_user(fresh, client)
     session_id = login(client).body["session"]["session_id"]
     other_id = login(client).body["session"]["session_id"]

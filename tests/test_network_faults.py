@@ -182,3 +182,20 @@ def test_bad_targets_and_options(chaos, harness):
     with pytest.raises(ComponentMissingError, match="Toxiproxy"):
         create_fault("network.reset").start(no_proxies)
     assert chaos.active == [] and all(harness.proxies.toxics(p) == [] for p in harness.dynamodb.primary.proxy_names)
+
+
+def test_close_connections_makes_a_warm_client_look_the_name_up_again(chaos, harness, east):
+    """The explicit "pool turned over" control: no connection survives it, and a node a fault
+    disabled stays disabled."""
+    ddb = counted_client(east)
+    ddb.list_tables()
+    lookups = harness.dns.log.count(name=east.hostname)
+    ddb.list_tables()
+    assert harness.dns.log.count(name=east.hostname) == lookups  # warm: the pooled connection is reused
+    with chaos.inject("network.partition", node=0):
+        assert harness.dynamodb.close_connections("us-east-1") == len(east.nodes) - 1
+        assert not harness.proxies.get(east.proxy_names[0]).enabled
+    with chaos.inject("dns.servfail", qname=east.hostname):
+        with pytest.raises(EndpointConnectionError):
+            ddb.list_tables()  # the next call needed a new connection, and so a lookup
+    assert harness.dns.log.count(name=east.hostname) > lookups

@@ -48,7 +48,7 @@ def test_junit_has_one_case_per_slo_with_measured_vs_threshold(report):
     cases = {c.get("name"): c for c in suite.iter("testcase")}
     assert set(cases) == {"success_rate >= 95% per 1s window", "p99_latency <= 200ms", "lost_writes <= 0"}
     failure = cases["success_rate >= 95% per 1s window"].find("failure")
-    assert failure.get("message") == "measured 0.00% vs threshold >= 95.00%"
+    assert failure.get("message") == "measured 0.00% (95% CI 0.00%-27.75%) vs threshold >= 95.00%"
     assert cases["lost_writes <= 0"].find("failure").get("message") == "measured 1 vs threshold <= 0"
     assert cases["p99_latency <= 200ms"].find("failure") is None
 

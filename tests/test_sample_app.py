@@ -20,22 +20,12 @@ from harness.loopback import LoopbackPool, bind_socket
 from sample_app import AppConfig, AppServer
 from sample_app.config import BreakerSettings, RetrySettings, Timeouts
 from sample_app.tables import IDEMPOTENCY_TABLE, SESSIONS_TABLE, TABLE_SPECS, USERS_TABLE
+from clocks import ManualClock
 from local_regions_fixtures import pool, regions  # noqa: F401 (fixtures)
 from sample_app.testing import AppClient, LocalRegions
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse"
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -168,7 +158,7 @@ def test_duplicate_user_is_409(fresh, app_factory):
 
 
 def test_expired_session_is_401(fresh, app_factory):
-    clock = FakeClock()
+    clock = ManualClock()
     _, client = app_factory(fast_config(fresh.endpoints, session_ttl=60.0), clock=clock)
     session_id = signup_and_login(client).body["session"]["session_id"]
     clock.advance(59)

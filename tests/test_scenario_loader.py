@@ -163,3 +163,47 @@ method: []
 """
     with pytest.raises(ScenarioError, match=r"t.yaml:2: load.mix: load.mix and load.users are the sample app's"):
         parse_scenario(text, "t.yaml")
+
+
+# -- hostile files (issue 12) ---------------------------------------------------------------------
+LAUGHS = "".join(f"{chr(97 + i + 1)}: &{chr(97 + i + 1)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
+
+
+def test_an_alias_bomb_is_refused_before_it_expands():
+    text = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + LAUGHS + "title: *i\n"
+    assert len(text) < 800  # the 758-byte file that once took 99 s and 2.5 GB
+    message = error_of(text)
+    assert message.startswith("s.yaml:") and "aliases are expanded" in message and len(message) < 200
+
+
+def test_many_aliases_are_refused_even_when_small():
+    text = VALID + "description: &d x\nrollbacks: [" + ", ".join(["{action: resume_replication, note: *d}"] * 101) + "]\n"
+    assert "more than 100 YAML aliases" in error_of(text)
+
+
+def test_a_few_aliases_still_work():
+    text = VALID.replace("options: {qname: dynamodb.us-east-1.amazonaws.com}", "options: &o {qname: dynamodb.us-east-1.amazonaws.com}")
+    text += "  - fault: dns.empty_answer\n    at: 5m\n    options: *o\n"
+    assert parse_scenario(text, "s.yaml").method[1].options == {"qname": "dynamodb.us-east-1.amazonaws.com"}
+
+
+@pytest.mark.parametrize("text, where, words", [
+    ("title: " + "[" * 5000 + "]" * 5000, "s.yaml:1:", "nested more than"),
+    (VALID.replace("qname: dynamodb", "seed: " + "9" * 5000 + ", qname: dynamodb"), "s.yaml:10: method[0].options.seed:", "cannot read value"),
+    (VALID.replace("qname: dynamodb", "seed: " + "9" * 400 + ", qname: dynamodb"), "s.yaml:10: method[0].options.seed:", "1329-bit integer"),
+    (VALID.replace("qname: dynamodb", "seed: 1e999, qname: dynamodb"), "s.yaml:10: method[0].options.seed:", "must be"),
+    (VALID.replace("at: 1m", "at: " + "9" * 400), "s.yaml:8: method[0].at:", "duration"),
+    (VALID.replace("rps: 10", "rps: " + "9" * 400), "s.yaml:3: load.rps:", "expected a number"),
+    (VALID.replace("    at: 1m\n", ""), "s.yaml:7: method[0]:", "missing required field 'at'"),
+    (VALID.replace("title: test", "title: [" + "x, " * 5000 + "x]"), "s.yaml:1: title:", "expected text"),
+])
+def test_hostile_values_are_short_one_line_errors(text, where, words):
+    message = error_of(text)
+    assert message.startswith(where) and words in message and len(message) < 300, message
+
+
+def test_non_utf8_files_name_the_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(VALID.replace("title: test", "title: caf\xe9").encode("latin-1"))
+    with pytest.raises(ScenarioError, match=rf"^{path}:1: not UTF-8 text: byte 0xe9"):
+        load_scenario(str(path))

@@ -171,7 +171,7 @@ def test_probability_is_repeatable_for_a_seed(chaos, east):
 
     def pattern(seed: int) -> list[bool]:
         outcome = []
-        with chaos.inject("dynamodb.throttle", probability=0.5, seed=seed, operation="GetItem"):
+        with chaos.inject("dynamodb.throttle", probability=0.3, seed=seed, operation="GetItem"):
             for _ in range(40):
                 try:
                     ddb.get_item(TableName="orders", Key=KEY)
@@ -183,7 +183,7 @@ def test_probability_is_repeatable_for_a_seed(chaos, east):
     first, again, other = pattern(7), pattern(7), pattern(8)
     assert first == again
     assert first != other
-    assert 8 <= sum(first) <= 32
+    assert sum(first) == sum(other) == 12  # spread evenly: exactly 30% of the 40 calls
 
 
 def test_operation_and_region_filters(chaos, regions, east):

@@ -22,8 +22,8 @@ from urllib.parse import urlencode, urlsplit
 
 from harness import errors
 from harness.chaos import FaultRecord
+from harness.control.token import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, default_token_path, find_token
 from harness.errors import ConfigError, HarnessError
-
 
 
 class ControlUnavailableError(HarnessError):
@@ -42,16 +42,26 @@ def _error_class(name: str) -> type[HarnessError]:
 
 
 class ControlClient:
-    """JSON over HTTP to one control API; one connection per request, like the server."""
+    """JSON over HTTP to one control API; one connection per request, like the server.
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    Every request carries the API token: ``token`` if given, else the one ``find_token`` finds
+    (env ``CHAOS_HARNESS_TOKEN``, the file in ``CHAOS_HARNESS_TOKEN_FILE``, or the token file of
+    the harness on that port). This is the one place the token is added.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 30.0, token: str | None = None) -> None:
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
+        try:
+            port = parts.port or 80
+        except ValueError:
+            port = -1
+        if parts.scheme != "http" or not parts.hostname or port < 0:
             raise ConfigError(f"harness control URL must look like http://HOST:PORT, got {url!r}")
         self.url = url.rstrip("/")
-        self.host, self.port = parts.hostname, parts.port or 80
+        self.host, self.port = parts.hostname, port
         self.base = parts.path.rstrip("/") + "/v1"
         self.timeout = timeout
+        self.token = token or find_token(self.port)
 
     def request(self, method: str, path: str, body: Any = None, *, query: Mapping[str, Any] | None = None,
                 timeout: float | None = None) -> Any:
@@ -61,6 +71,8 @@ class ControlClient:
             target += "?" + urlencode(params)
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
         try:
             conn.request(method, target, body=data, headers=headers)
@@ -70,12 +82,24 @@ class ControlClient:
             raise ControlUnavailableError(f"harness control API at {self.url} did not answer {method} {path}: {_reason(exc)}") from None
         finally:
             conn.close()
-        payload = json.loads(raw) if raw else None
+        try:
+            payload = json.loads(raw) if raw else None
+        except ValueError:
+            payload = None
+        if status == 401:
+            raise HarnessError(f"harness control API at {self.url} refused the token: {self._token_hint()}")
         if status >= 400:
             if isinstance(payload, dict) and "error" in payload:
                 raise _error_class(str(payload.get("type")))(payload["error"])
             raise HarnessError(f"harness control API answered {status} to {method} {path}")
         return payload
+
+
+    def _token_hint(self) -> str:
+        if self.token is None:
+            return (f"none found; set {TOKEN_VARIABLE} or {TOKEN_FILE_VARIABLE} to the token (file) "
+                    f"'chaos-harness up' printed (default file {default_token_path(self.port)})")
+        return f"the token in use is not this harness's; check {TOKEN_VARIABLE} / {TOKEN_FILE_VARIABLE}"
 
 
 class RemoteFault:
@@ -186,8 +210,8 @@ class RemoteApp:
 class RemoteHarness:
     """A harness running in another process (``chaos-harness up --control``), driven over HTTP."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
-        self.client = ControlClient(url, timeout=timeout)
+    def __init__(self, url: str, *, timeout: float = 30.0, token: str | None = None) -> None:
+        self.client = ControlClient(url, timeout=timeout, token=token)
         before = time.monotonic()
         state = self.state()
         after = time.monotonic()
@@ -241,6 +265,18 @@ class RemoteHarness:
 
     def dns_log(self, name: str | None = None, qtype: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         return self.client.request("GET", "/dns/log", query={"name": name, "qtype": qtype, "limit": limit})
+
+    def dns_counts(self, name: str | None = None, qtype: str | None = None) -> dict[str, Any]:
+        """``{"total": exact count, "window": retained entries, "rcodes": {rcode: n}}`` (dropped: ``DROPPED``)."""
+        return self.client.request("GET", "/dns/counts", query={"name": name, "qtype": qtype})
+
+    def resolve(self, name: str, qtype: str = "A") -> dict[str, Any]:
+        """What a client asking the harness DNS gets now: ``{"rcode": ..., "answers": [...]}``."""
+        return self.client.request("GET", "/dns/resolve", query={"name": name, "qtype": qtype})
+
+    def replication_state(self) -> dict[str, Any]:
+        """``lag`` (configured), ``paused``, ``pending`` writes, ``backlog_age`` (s), ``applied``, ``failed``."""
+        return self.client.request("GET", "/replication")
 
     def close(self) -> None:
         """Nothing is held between requests; present so callers treat it like ``Harness``."""

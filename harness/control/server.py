@@ -1,26 +1,39 @@
 """HTTP control API for a running harness, so another process (CLI, drill, CI job) can drive it.
 
 ``chaos-harness up --control HOST:PORT`` serves this next to the harness. It is JSON over HTTP/1.1
-under ``/v1``; every request is one connection (``Connection: close``), so stopping the server
-never waits on an idle keep-alive client. Each request runs on its own thread because
-``/v1/replication/wait`` blocks; the harness parts it calls (``Chaos``, the DNS log, the
-replicator) are thread-safe. User errors come back as ``{"error": "<one line>", "type": ...}`` with
-the status below, so the client can re-raise the same ``HarnessError`` subclass.
+under ``/v1``; every request is one connection (``Connection: close``). Each request runs on its
+own thread because ``/v1/replication/wait`` blocks; the harness parts it calls (``Chaos``, the DNS
+log, the replicator) are thread-safe. A connection has ``REQUEST_TIMEOUT`` to send its request, at
+most ``MAX_CONNECTIONS`` are served at once (more get 503 without a thread), and ``stop()`` shuts
+the open ones down, so an idle client never keeps the harness from exiting.
+
+Every request needs ``Authorization: Bearer <token>`` (``harness.control.token``; 401 otherwise)
+and must not look like a browser's (``harness.httpguard``; 403). User errors come back as
+``{"error": "<one line>", "type": ...}`` with the status below, so the client can re-raise the same
+``HarnessError`` subclass; anything unexpected is a JSON 500 and one log line.
 """
 
 from __future__ import annotations
 
+import hmac
 import http.server
 import itertools
 import json
 import re
+import socket
 import socketserver
+import sys
 import threading
+from collections import Counter
 from collections.abc import Callable
+from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness.chaos import ActiveFault, FaultRecord
+from harness.dns.client import resolve
+from harness.control.token import default_token_path, new_token, remove_token, write_token
 from harness.errors import (
     ComponentMissingError,
     ConfigError,
@@ -29,11 +42,15 @@ from harness.errors import (
     TimeoutExpired,
     UnknownFaultError,
 )
+from harness.httpguard import browser_reason, load_json, log_unexpected
 from harness.loopback import bind_socket, require_loopback
 
 API_PREFIX = "/v1"
 MAX_WAIT = 300.0  # longest replication wait one request may ask for (seconds)
 DNS_LOG_LIMIT = 1000  # most recent query-log entries returned by default
+MAX_BODY = 1 << 20  # bytes; fault requests are a few hundred
+REQUEST_TIMEOUT = 10.0  # seconds a connection has to send its whole request
+MAX_CONNECTIONS = 32  # served at once; one thread each
 
 _STATUS: tuple[tuple[type[HarnessError], int], ...] = (
     (UnknownFaultError, 400),
@@ -79,6 +96,9 @@ class ControlApi:
                 ("DELETE", r"/faults/(\d+)", self.clear),
                 ("POST", "/reset", self.reset),
                 ("GET", "/dns/log", self.dns_log),
+                ("GET", "/dns/counts", self.dns_counts),
+                ("GET", "/dns/resolve", self.dns_resolve),
+                ("GET", "/replication", self.replication),
                 ("POST", "/replication/pause", self.pause),
                 ("POST", "/replication/resume", self.resume),
                 ("POST", "/replication/wait", self.wait),
@@ -180,6 +200,27 @@ class ControlApi:
             for e in entries[-limit:]
         ]
 
+    def dns_counts(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """Exact query totals (the log counts every query), answers by rcode over the retained window."""
+        log = self._component("dns", "the DNS server").log
+        name, qtype = query.get("name") or None, (query.get("qtype") or "").upper() or None
+        entries = [e for e in log.entries(name) if qtype is None or e.qtype == qtype]
+        return 200, {"total": log.count(name, qtype), "window": len(entries),
+                     "rcodes": dict(Counter("DROPPED" if e.dropped else e.rcode for e in entries))}
+
+    def dns_resolve(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """Ask the harness's own DNS server over UDP, as any client would (faults apply; it is logged)."""
+        self._component("dns", "the DNS server")
+        name, qtype = query.get("name"), (query.get("qtype") or "A").upper()
+        if not name:
+            raise ApiError(400, "GET /v1/dns/resolve needs ?name=<domain name>")
+        return 200, {"name": name, "qtype": qtype, **resolve(self.harness.dns_client_address, name, qtype)}
+
+    def replication(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        r = self._replication()
+        return 200, {"lag": r.lag, "paused": r.paused, "pending": r.pending, "backlog_age": r.backlog_age,
+                     "applied": r.applied, "failed": r.failed}
+
     def pause(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
         self._replication().pause()
         return 204, None
@@ -233,7 +274,7 @@ class ControlApi:
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body or b"{}")
+        value = load_json(body, {})
     except ValueError as exc:
         raise ApiError(400, f"request body is not JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -255,21 +296,47 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "chaos-harness-control"
     sys_version = ""
+    timeout = REQUEST_TIMEOUT
     server: "_Server"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Quiet: the CLI prints what matters; a drill polls fault state every progress tick."""
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own rejections (request line or header too long, bad syntax) as JSON."""
+        self.close_connection = True
+        self.request_version = self.protocol_version  # garbage is not HTTP/0.9: answer with a status line
+        self._reply(code, {"error": message or HTTPStatus(code).phrase, "type": "ApiError"})
+
     def _serve(self) -> None:
         self.close_connection = True
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         try:
-            status, payload = self.server.api.dispatch(self.command, self.path, body)
+            status, payload = self._dispatch()
         except HarnessError as exc:
             status, payload = status_of(exc), {"error": str(exc), "type": type(exc).__name__}
         except Exception as exc:  # a bug must not kill the server; report it in one line
-            status, payload = 500, {"error": " ".join(f"{type(exc).__name__}: {exc}".split()), "type": "HarnessError"}
+            status, payload = 500, {"error": log_unexpected("control API", exc), "type": "HarnessError"}
+        self._reply(status, payload)
+
+    def _dispatch(self) -> tuple[int, Any]:
+        refused = browser_reason(self.command, self.headers.get, self.server.server_address[:2])
+        if refused is not None:
+            raise ApiError(403, refused)
+        given = self.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {self.server.token}".encode()):
+            raise ApiError(401, "missing or wrong control API token: send 'Authorization: Bearer <token>' "
+                                "(the token file 'chaos-harness up' printed, or env CHAOS_HARNESS_TOKEN)")
+        return self.server.api.dispatch(self.command, self.path, self._body())
+
+    def _body(self) -> bytes:
+        text = self.headers.get("Content-Length") or "0"
+        if not (text.isascii() and text.isdigit()):
+            raise ApiError(400, f"bad Content-Length {text[:40]!r}")
+        if int(text) > MAX_BODY:
+            raise ApiError(413, f"request body of {text} bytes is more than {MAX_BODY}")
+        return self.rfile.read(int(text)) if int(text) else b""
+
+    def _reply(self, status: int, payload: Any) -> None:
         data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         if data:
@@ -285,16 +352,63 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = False
     block_on_close = True  # stop() joins every request thread: nothing outlives the server
+    request_queue_size = 128  # listen backlog (the stdlib default of 5 delays bursts of clients by SYN retries)
     api: ControlApi
+    token: str
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            busy = len(self._open) >= MAX_CONNECTIONS
+            if not busy:
+                self._open.add(request)
+        if busy:  # answered here, on the accept thread: no thread for a flood of connections
+            body = json.dumps({"error": f"more than {MAX_CONNECTIONS} connections at once", "type": "ApiError"})
+            try:
+                request.sendall(f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}".encode())
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def disconnect_all(self) -> None:
+        """End every open connection now (blocked reads return): ``server_close`` can join at once."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for request in open_now:
+            try:
+                request.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Anything that escaped a handler: one log line, never a traceback on stderr."""
+        exc = sys.exc_info()[1]
+        if exc is not None and not isinstance(exc, OSError):
+            log_unexpected("control API", exc)
 
 
 class ControlServer:
     """Serves ``ControlApi`` for ``harness`` on ``host:port`` (loopback unless explicitly allowed)."""
 
-    def __init__(self, harness: Any, host: str = "127.0.0.1", port: int = 0, *, allow_non_loopback: bool = False) -> None:
+    def __init__(self, harness: Any, host: str = "127.0.0.1", port: int = 0, *, allow_non_loopback: bool = False,
+                 token: str | None = None, token_file: Path | None = None) -> None:
         self.harness = harness
         self.host = require_loopback(host, allow_non_loopback=allow_non_loopback, what="control API")
         self.port = port
+        self.token = token or new_token()
+        self.token_file = token_file  # None: the per-port default, known once the port is bound
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -313,7 +427,14 @@ class ControlServer:
         server.server_address = sock.getsockname()[:2]
         server.server_activate()
         server.api = ControlApi(self.harness)
+        server.token = self.token
         self.port = server.server_address[1]
+        self.token_file = self.token_file or default_token_path(self.port)
+        try:
+            write_token(self.token_file, self.token)
+        except HarnessError:
+            server.server_close()
+            raise
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="chaos-harness-control")
         self._thread.start()
@@ -324,7 +445,10 @@ class ControlServer:
         if server is None:
             return
         server.shutdown()
+        server.disconnect_all()
         server.server_close()
+        if self.token_file is not None:
+            remove_token(self.token_file, self.token)
         if self._thread is not None:
             self._thread.join()
             self._thread = None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dnslib import DNSRecord, EDNS0
+import socket
+from typing import Any
+
+from dnslib import QTYPE, RCODE, DNSRecord, EDNS0
 
 
 def query(
@@ -23,3 +26,14 @@ def query(
         request.add_ar(EDNS0(udp_len=1232))
     host, port = address
     return DNSRecord.parse(request.send(host, port, tcp=tcp, timeout=timeout))
+
+
+def resolve(address: tuple[str, int], name: str, qtype: str = "A", *, timeout: float = 2.0) -> dict[str, Any]:
+    """One UDP query as plain data: ``{"rcode": "NOERROR", "answers": [...]}``; a dropped query is
+    ``rcode "TIMEOUT"``. For probes (Chaos Toolkit, the control API) that report what a client saw."""
+    try:
+        reply = query(address, name, qtype, timeout=timeout)
+    except (socket.timeout, TimeoutError):
+        return {"rcode": "TIMEOUT", "answers": []}
+    answers = [str(rr.rdata) for rr in reply.rr if QTYPE.get(rr.rtype) == qtype or qtype == "ANY"]
+    return {"rcode": RCODE.get(reply.header.rcode), "answers": answers}

@@ -6,7 +6,8 @@ fast enough to be hammered by ``dnsperf`` (see bench/dns_bench.py): UDP is read 
 non-blocking socket, draining every queued datagram per wake-up instead of one; and while no
 fault is active, a query whose bytes (after the 2-byte id) were answered before at the same
 topology version is answered from a cache of packed replies with only the id patched, skipping
-dnslib entirely. Anything else, including every malformed packet, takes the full dnslib path.
+dnslib entirely. Anything else passes ``precheck.check_query`` (linear in the packet, bounded
+size, counts and compression pointers) before dnslib parses it, so no packet can hold the loop.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from harness.dns.answers import (
     udp_limit,
 )
 from harness.dns.context import FaultChain, QueryContext
+from harness.dns.precheck import MAX_QUERY_SIZE, BadQuery, check_query
 from harness.dns.querylog import QueryLog, QueryLogEntry
 from harness.dns.zone import Topology, normalize_name
 from harness.errors import AddressInUseError
@@ -199,7 +201,7 @@ class DnsServer:
     def _on_udp_readable(self, sock: socket.socket) -> None:
         for _ in range(_UDP_BURST):
             try:
-                data, client = sock.recvfrom(65535)
+                data, client = sock.recvfrom(MAX_QUERY_SIZE + 1)  # longer: FORMERR, unparsed
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # e.g. ICMP port unreachable from an earlier reply; the socket is fine
@@ -312,10 +314,9 @@ class DnsServer:
         if (data[2] >> 3) & 0x0F != OPCODE.QUERY:
             return _Outcome(header_reply(data, RCODE.NOTIMP), rcode="NOTIMP")
         try:
+            check_query(data)  # bounded work before dnslib (see precheck.py)
             request = DNSRecord.parse(data)
         except Exception:
-            return _Outcome(header_reply(data, RCODE.FORMERR), rcode="FORMERR")
-        if len(request.questions) != 1:
             return _Outcome(header_reply(data, RCODE.FORMERR), rcode="FORMERR")
 
         reply, zone = build_reply(self.topology, request)

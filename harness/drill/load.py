@@ -13,6 +13,7 @@ described as data); this module owns pacing, the HTTP client, records and coordi
 from __future__ import annotations
 
 import abc
+import dataclasses
 import http.client
 import ipaddress
 import json
@@ -41,6 +42,7 @@ class Response:
     latency: float
     error: str | None = None
     headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+    resent: bool = False  # sent twice: the first try may have been applied before its connection dropped
 
 
 # What a keep-alive connection the server already closed looks like on the next request.
@@ -68,6 +70,7 @@ class HttpClient:
         started = self.clock()
         payload = None if body is None else json.dumps(body).encode()
         all_headers = {"Content-Type": "application/json", **(headers or {})} if payload else dict(headers or {})
+        resent = False
         for attempt in (1, 2):
             reused = self._conn is not None
             try:
@@ -82,14 +85,15 @@ class HttpClient:
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 if attempt == 1 and reused and isinstance(exc, _STALE_CONNECTION):
+                    resent = True
                     continue
-                return Response(0, {}, self.clock() - started, f"{type(exc).__name__}: {exc}".strip(": "))
+                return Response(0, {}, self.clock() - started, f"{type(exc).__name__}: {exc}".strip(": "), resent=resent)
         try:
             parsed = json.loads(raw) if raw else {}
         except ValueError:
             parsed = {}
         return Response(reply.status, parsed if isinstance(parsed, dict) else {}, self.clock() - started,
-                        headers={k.lower(): v for k, v in reply.getheaders()})
+                        resent=resent, headers={k.lower(): v for k, v in reply.getheaders()})
 
     def close(self) -> None:
         if self._conn is not None:
@@ -214,6 +218,7 @@ class LoadGenerator(abc.ABC):
 
     def _work(self, items: list[Planned]) -> None:
         client = HttpClient(self.url, self.profile.request_timeout, self.clock)
+        free_at = 0.0  # when this worker finished its previous request (seconds since the start)
         try:
             for item in items:
                 delay = self.started_at + item.at - self.clock()
@@ -229,7 +234,10 @@ class LoadGenerator(abc.ABC):
                 if late >= self.profile.request_timeout:
                     self._record(self._gave_up(item, late))
                     continue
-                self._record(self._do(client, item))
+                rec = self._do(client, item)
+                # Sent later than the worker was free and the plan asked: the harness's own lag.
+                self._record(dataclasses.replace(rec, send_lag=round(max(0.0, rec.t - max(item.at, free_at)), 6)))
+                free_at = self.clock() - self.started_at
         finally:
             client.close()
 

@@ -24,6 +24,9 @@ class RequestRecord:
     session: str | None = None
     key: str | None = None  # idempotency key of a login
     error: str | None = None
+    # How much later than it could have been sent the request went out: the worker was free and
+    # the planned time had come, but the harness did not get to run (its own lag, not the app's).
+    send_lag: float = 0.0
 
     @property
     def done(self) -> float:

@@ -7,7 +7,12 @@ Order of a drill (Chaos Toolkit's experiment shape):
 3. rollbacks, *always* (also after an error or Ctrl-C): stop the load, ``chaos.clear_all()``,
    undo held actions (resume replication), then the scenario's own rollbacks;
 4. after a clean run: wait for replication to catch up, read back every acknowledged write;
-5. evaluate the steady-state objectives and build a ``DrillResult`` for the reports.
+5. evaluate the steady-state objectives on the requests the harness did not disturb (its own lag
+   is measured throughout, ``harness.drill.lag``) and build a ``DrillResult`` for the reports.
+
+The verdict is PASS, FAIL or INCONCLUSIVE: FAIL needs evidence against the app; when the
+evidence is too thin, or the harness was too slow to give a fair test, the drill says so instead
+of guessing.
 
 The runner needs only what ``DrillEnvironment`` lists, so the lead's ``Harness`` plugs in as-is
 and tests can drive it with a small in-process environment.
@@ -26,12 +31,14 @@ from harness.drill import slo
 from harness.drill.method import MethodWalk
 from harness.drill.serving_region import attribute, dynamodb_calls
 from harness.drill.traffic import TrafficGenerator
+from harness.drill.lag import LagMonitor, LagReport
 from harness.drill.progress import NullProgress, Progress, Snapshot
 from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
 from harness.errors import ConfigError, HarnessError, TimeoutExpired
 from harness.scenario.model import Scenario, Step
 
 REPLICATION_CATCH_UP = 15.0  # wall seconds to wait for replication before reading writes back
+ERROR = "error"
 
 
 class DrillApp(Protocol):
@@ -71,10 +78,48 @@ class DrillResult:
     skipped: int = 0
     error: str | None = None
     interrupted: bool = False
+    lag: LagReport | None = None
+
+    @property
+    def verdict(self) -> str:
+        """``pass``, ``fail``, ``inconclusive`` or ``error`` (see ``reason``)."""
+        if self.error is not None or self.interrupted:
+            return ERROR
+        verdicts = {r.verdict for r in self.slos}
+        if slo.FAIL in verdicts:
+            return slo.FAIL
+        if slo.INCONCLUSIVE in verdicts or not self.slos or self._lag_over_budget:
+            return slo.INCONCLUSIVE
+        return slo.PASS
+
+    @property
+    def reason(self) -> str:
+        """One line saying why the verdict is what it is."""
+        verdict = self.verdict
+        if verdict == ERROR:
+            return self.error or "interrupted"
+        if verdict == slo.PASS:
+            return "every objective held"
+        picked = [r for r in self.slos if r.verdict == verdict]
+        if picked:
+            return "; ".join(f"{r.spec.title}: {r.detail}" for r in picked)
+        if not self.slos:
+            return "the scenario has no objectives"
+        assert self.lag is not None
+        return (f"harness lag over budget: {self.lag.why_over_budget(self._load_count)}; "
+                f"run it again on a quieter machine")
+
+    @property
+    def _load_count(self) -> int:
+        return sum(r.op != "verify" for r in self.records)
+
+    @property
+    def _lag_over_budget(self) -> bool:
+        return self.lag is not None and self.lag.over_budget(self._load_count)
 
     @property
     def passed(self) -> bool:
-        return self.error is None and not self.interrupted and bool(self.slos) and all(r.passed for r in self.slos)
+        return self.verdict == slo.PASS
 
     @property
     def bucket(self) -> float:
@@ -107,10 +152,13 @@ class DrillRunner:
         sc = self.scenario
         result = DrillResult(sc, self.url, _now())
         load = self._generator()
+        loop_thread = getattr(self.env, "loop", None)
+        monitor = LagMonitor(sc.load.lag_budget, clock=self.clock, loop=getattr(loop_thread, "loop", None))
         ticker: threading.Thread | None = None
         try:
             load.prepare()
             self._t0 = self.clock()
+            monitor.start(self._t0)
             load.start(self._t0)
             ticker = threading.Thread(target=self._tick, args=(load,), name="drill-progress")
             ticker.start()
@@ -127,15 +175,18 @@ class DrillRunner:
             load.join()
             if ticker is not None:
                 ticker.join()
+            monitor.stop()
             self._rollback(result)
             result.records = attribute(load.records(), dynamodb_calls(self.env, self._t0))
+            result.lag = monitor.report(result.records)
             result.skipped = load.skipped
             result.windows = self._windows()
             result.finished_at = _now()
             self.progress.close()
         if result.error is None:
             self._verify(load, result)
-        result.slos = slo.evaluate(sc.steady_state, result.records, result.windows, result.audit, sc.wall_duration)
+        result.slos = slo.evaluate(sc.steady_state, result.records, result.windows, result.audit, sc.wall_duration,
+                                   result.lag)
         return result
 
     def _generator(self) -> TrafficGenerator:

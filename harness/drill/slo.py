@@ -3,7 +3,10 @@
 Definitions (all times are wall seconds; requests are grouped by the time they were sent):
 
 - success rate: share of ``ok`` requests per fixed window from the load start; windows with fewer
-  than ``min_requests`` requests are skipped; the worst window is the measured value.
+  than ``min_requests`` requests are skipped; the worst window is the measured value. Each window
+  gets a 95% Wilson score interval: the objective FAILs when some window's interval lies wholly
+  below the threshold, PASSes when every window's interval lies at or above it, and is
+  INCONCLUSIVE otherwise (too few requests to tell either way).
 - p99 latency: nearest-rank 99th percentile over every load request, failed ones included (a
   request that hangs until its timeout is exactly the latency a user suffers).
 - time to fail over: for each fault window (overlapping windows merged), the time from the fault
@@ -13,6 +16,10 @@ Definitions (all times are wall seconds; requests are grouped by the time they w
 - time to recover: from a fault clearing until service is restored the same way (0 if it never
   broke); windows ending with the load cannot be measured and are skipped.
 - lost / duplicate writes: counts from the end-of-run ``WriteAudit``.
+
+Requests the harness itself disturbed (``harness.drill.lag``: sent late, or overlapping a stall of
+the harness over its lag budget) are left out of every objective: they say nothing about the app.
+Writes are audited whatever the lag: an acknowledged write that is gone is never noise.
 """
 
 from __future__ import annotations
@@ -20,28 +27,39 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from harness.drill.lag import LagReport
 from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
 from harness.scenario.model import SLOSpec
 
 STABLE = 5  # consecutive ok requests that count as "service restored"
+PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+Z_95 = 1.959963984540054  # two-sided 95% normal quantile, for Wilson intervals
 
 
 @dataclass(frozen=True)
 class SLOResult:
     spec: SLOSpec
-    passed: bool
+    verdict: str  # PASS, FAIL or INCONCLUSIVE
     measured: float | None
     detail: str
+    interval: tuple[float, float] | None = None  # 95% confidence interval of ``measured``
+    span: tuple[float, float] | None = None  # for timing objectives: when the deciding part happened
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == PASS
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.spec.title,
             "kind": self.spec.kind,
+            "verdict": self.verdict,
             "passed": self.passed,
             "measured": self.measured,
+            "interval": None if self.interval is None else [round(v, 6) for v in self.interval],
             "threshold": self.spec.threshold,
             "comparator": self.spec.comparator,
             "unit": self.spec.unit,
@@ -62,6 +80,29 @@ class Impact:
     measurable_recovery: bool
     failures: int
     first_failure: float | None = None  # when the service was first hit in this window
+
+
+def wilson(ok: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for ``ok`` successes in ``n`` trials (sound for small n and rates near 1)."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = ok / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def judge_windows(windows: Sequence[tuple[float, int, int]], threshold: float) -> tuple[str, tuple[float, int, int]]:
+    """The objective's verdict over (start, requests, ok) windows, and the window that decides it."""
+    bounds = [(w, *wilson(w[2], w[1])) for w in windows]
+    below = [b for b in bounds if b[2] < threshold]
+    if below:
+        return FAIL, min(below, key=lambda b: (b[2], b[0][0]))[0]
+    doubtful = [b for b in bounds if b[1] < threshold]
+    if doubtful:
+        return INCONCLUSIVE, min(doubtful, key=lambda b: (b[1], b[0][0]))[0]
+    return PASS, min(windows, key=lambda w: (w[2] / w[1], w[0]))
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -159,9 +200,43 @@ def evaluate(
     windows: Sequence[FaultWindow],
     audit: WriteAudit,
     load_end: float,
+    lag: LagReport | None = None,
 ) -> list[SLOResult]:
+    """Judge every objective on the requests the harness did not disturb (all of them without ``lag``).
+
+    A timing objective (p99, failover, recovery) is only failed when the harness kept to its lag
+    budget while it was decided: a FAIL of one whose span overlapped a stall of the harness, or any
+    timing FAIL when the harness was over budget for the drill (``LagReport.over_budget``), is
+    INCONCLUSIVE instead. On a starved machine (``LagReport.starved``) the app itself ran at a
+    fraction of its speed, so nothing but lost or duplicate writes is failed.
+    """
+    total = sum(r.op != "verify" for r in records)
+    if lag is not None:
+        records = [r for r in records if not lag.is_disturbed(r)]
     found = impacts(records, windows, load_end)
-    return [_evaluate_one(spec, records, found, audit, load_end) for spec in specs]
+    results = [_evaluate_one(spec, records, found, audit, load_end) for spec in specs]
+    return results if lag is None else [_excuse_harness_lag(r, lag, total, load_end) for r in results]
+
+
+TIMING = ("p99_latency", "time_to_failover", "time_to_recover")
+WRITES = ("lost_writes", "duplicate_writes")
+
+
+def _excuse_harness_lag(result: SLOResult, lag: LagReport, total: int, load_end: float) -> SLOResult:
+    if result.verdict != FAIL or result.spec.kind in WRITES:
+        return result
+    if lag.starved:
+        why = f"the machine was too busy (the harness ran {lag.pace:.0%} of the time it asked to)"
+    elif result.spec.kind not in TIMING:
+        return result
+    elif result.spec.kind != "p99_latency" and lag.stalled_during(*(result.span or (0.0, load_end))):
+        why = "a stall of the harness overlapped it"
+    elif lag.over_budget(total):
+        why = "the harness disturbed too much of the load"
+    else:
+        return result
+    return replace(result, verdict=INCONCLUSIVE, detail=f"{result.detail}; not judged: {why} (lag budget "
+                                                          f"{lag.budget * 1000:.0f}ms, max lag {lag.max_lag * 1000:.0f}ms)")
 
 
 def _evaluate_one(spec: SLOSpec, records: Sequence[RequestRecord], found: list[Impact], audit: WriteAudit,
@@ -171,19 +246,21 @@ def _evaluate_one(spec: SLOSpec, records: Sequence[RequestRecord], found: list[I
         counted = [(s, n, ok) for s, n, ok in success_windows(load, spec.window or 1.0, load_end)
                    if n >= spec.min_requests]
         if not counted:
-            return SLOResult(spec, False, None, f"no window had {spec.min_requests} or more requests")
-        start, n, ok = min(counted, key=lambda w: (w[2] / w[1], w[0]))
+            return SLOResult(spec, INCONCLUSIVE, None, f"no window had {spec.min_requests} or more requests to judge")
+        verdict, (start, n, ok) = judge_windows(counted, spec.threshold)
         rate = ok / n
+        low, high = wilson(ok, n)
         overall = sum(r.ok for r in load) / len(load)
-        detail = (f"worst window at {start:.1f}s: {ok}/{n} ok ({rate:.1%}); overall {overall:.1%} over "
-                  f"{len(counted)} windows")
-        return SLOResult(spec, rate >= spec.threshold, rate, detail)
+        which = {PASS: "worst", FAIL: "failing", INCONCLUSIVE: "undecided"}[verdict]
+        detail = (f"{which} window at {start:.1f}s: {ok}/{n} ok ({rate:.1%}, 95% CI {low:.1%}-{high:.1%}); "
+                  f"overall {overall:.1%} over {len(counted)} windows")
+        return SLOResult(spec, verdict, rate, detail, (low, high))
     if spec.kind == "p99_latency":
         p99 = percentile([r.latency for r in load], 99)
         if p99 is None:
-            return SLOResult(spec, False, None, "no requests were made")
+            return SLOResult(spec, INCONCLUSIVE, None, "no requests to judge")
         detail = f"p99 {p99 * 1000:.0f}ms, p50 {percentile([r.latency for r in load], 50) * 1000:.0f}ms over {len(load)} requests"
-        return SLOResult(spec, p99 <= spec.threshold, p99, detail)
+        return SLOResult(spec, PASS if p99 <= spec.threshold else FAIL, p99, detail)
     if spec.kind == "time_to_failover":
         return _worst(spec, [(i, i.failover) for i in found], "fault window",
                       "service did not come back while the fault at {start:.1f}s was active")
@@ -193,28 +270,40 @@ def _evaluate_one(spec: SLOSpec, records: Sequence[RequestRecord], found: list[I
                       "service did not recover after the fault cleared at {end:.1f}s")
     if spec.kind == "lost_writes":
         if not audit.ran:
-            return SLOResult(spec, False, None, f"acknowledged writes could not be checked: {audit.note}")
+            return SLOResult(spec, FAIL, None, f"acknowledged writes could not be checked: {audit.note}")
         lost, unverified = len(audit.lost), len(audit.unverified)
         sample = f" (e.g. {', '.join(audit.lost[:3])})" if lost else ""
         detail = f"{lost} of {audit.checked} acknowledged writes not found at the end{sample}"
         if unverified:  # no answer is not proof of loss, and no proof of safety either
             detail += f"; {unverified} could not be read back (the app did not answer)"
-        return SLOResult(spec, lost <= spec.threshold and not unverified, float(lost), detail)
+        return SLOResult(spec, _at_most(lost, spec) if not unverified else FAIL, float(lost), detail)
     dupes = len(audit.duplicates)
     sample = f" (e.g. {', '.join(audit.duplicates[:3])})" if dupes else ""
-    return SLOResult(spec, dupes <= spec.threshold, float(dupes),
+    return SLOResult(spec, _at_most(dupes, spec), float(dupes),
                      f"{dupes} writes acknowledged with two different keys for one request id{sample}")
+
+
+def _at_most(value: float, spec: SLOSpec) -> str:
+    return PASS if value <= spec.threshold else FAIL
 
 
 def _worst(spec: SLOSpec, values: list[tuple[Impact, float | None]], noun: str, never: str) -> SLOResult:
     if not values:
-        return SLOResult(spec, False, None, f"no {noun} to measure")
+        # Nothing to fail over from (a scenario without faults): nothing took longer than 0 s.
+        return SLOResult(spec, PASS, 0.0, f"no {noun} to measure; counted as 0s")
     for impact, value in values:
         if value is None:
-            return SLOResult(spec, False, None, never.format(start=impact.start, end=impact.end))
+            return SLOResult(spec, FAIL, None, never.format(start=impact.start, end=impact.end), span=_span(impact, spec))
     impact, worst = max(values, key=lambda v: v[1])
     detail = f"worst {worst:.2f}s for the {noun} {impact.start:.1f}s-{impact.end:.1f}s; {len(values)} measured"
-    return SLOResult(spec, worst <= spec.threshold, worst, detail)
+    return SLOResult(spec, _at_most(worst, spec), worst, detail, span=_span(impact, spec))
+
+
+def _span(impact: Impact, spec: SLOSpec) -> tuple[float, float]:
+    """When a failover (the fault window) or a recovery (the time after it) was decided."""
+    if spec.kind == "time_to_failover":
+        return impact.start, impact.end
+    return impact.end, impact.end + spec.threshold + STABLE
 
 
 def series(records: Sequence[RequestRecord], load_end: float, bucket: float) -> list[dict[str, Any]]:

@@ -156,6 +156,9 @@ class TrafficGenerator(LoadGenerator):
             user.replay = rendered if ambiguous else None
             if ok:
                 key, ok, reply = self._acknowledge(user, rendered, reply)
+        # A delete sent again after its connection dropped may have been applied the first time: its
+        # "not found" then says "already deleted" (by us), not "never there".
+        ambiguous = ambiguous or (reply.resent and not ok)
         if self.writes is not None and spec.name in self.writes.deletes and user.key is not None and (ok or ambiguous):
             key = user.key
             self.ledger.deleted(user.key, certain=ok)

@@ -193,6 +193,28 @@ class DynamoRegions:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def close_connections(self, regions: str | Iterable[str] | None = None) -> int:
+        """Close every client connection to the endpoint nodes now; the number of nodes cycled.
+
+        The explicit form of what ``connection_max_age`` does over time: a test or drill that needs
+        "no warm pool" (the app's next call must open a connection, and so look the name up) says
+        so, instead of hoping that connections have aged by the time it looks. Each enabled node
+        is disabled and enabled again through the Toxiproxy API, which closes its connections on
+        real Toxiproxy and on the embedded one alike; a connection attempted in that instant is
+        refused. Nodes a fault has disabled stay disabled. ``regions`` None means every region.
+        """
+        if self.proxies is None:
+            raise ConfigError("closing connections needs the endpoint nodes (a Toxiproxy layer)")
+        chosen = self.regions if regions is None else self.select(regions)
+        cycled = 0
+        for region in chosen:
+            for proxy in region.proxy_names:
+                if self.proxies.get(proxy).enabled:
+                    self.proxies.disable(proxy)
+                    self.proxies.enable(proxy)
+                    cycled += 1
+        return cycled
+
     # -- tables and per-test state --------------------------------------------------------------
     def create_tables(self, specs: Iterable[TableSpec | Mapping[str, Any]], *, exist_ok: bool = False) -> list[TableSpec]:
         """Create each table in every region (a global table); returns the specs of the tables created.

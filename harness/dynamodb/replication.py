@@ -138,6 +138,16 @@ class Replicator:
         with self._cond:
             return len(self._queue) + self._in_flight
 
+    @property
+    def backlog_age(self) -> float:
+        """Seconds since the oldest write still queued for another region was captured (0: none).
+
+        The lag a reader in another region sees right now; it grows while replication is paused.
+        """
+        with self._cond:
+            captured = min((c.due - self.lag for c in self._queue), default=None)
+        return 0.0 if captured is None else max(0.0, time.monotonic() - captured)
+
     def wait_caught_up(self, timeout: float) -> None:
         """Block until nothing is pending; ``TimeoutExpired`` names the backlog otherwise."""
         self.changed.wait_for(lambda: self.pending == 0, timeout,

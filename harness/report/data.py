@@ -51,8 +51,11 @@ def drill_report(result: "DrillResult") -> dict[str, Any]:
         "app_url": result.app_url,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
+        "verdict": result.verdict,
+        "reason": result.reason,
         "passed": result.passed,
         "interrupted": result.interrupted,
+        "harness_lag": None if result.lag is None else result.lag.to_dict(len(load)),
         "error": result.error,
         "slos": [r.to_dict() for r in result.slos],
         "method": [

@@ -18,7 +18,13 @@ def value(kind: str, number: float | None) -> str:
 
 
 def verdict(result: dict[str, Any]) -> str:
-    """``measured 93.20% vs threshold >= 95.00%`` for failure messages and tables."""
+    """``measured 93.20% (95% CI 88.1-96.2%) vs threshold >= 95.00%`` for messages and tables."""
     kind = result["kind"]
-    return (f"measured {value(kind, result['measured'])} vs threshold "
+    interval = result.get("interval")
+    ci = f" (95% CI {value(kind, interval[0])}-{value(kind, interval[1])})" if interval else ""
+    return (f"measured {value(kind, result['measured'])}{ci} vs threshold "
             f"{result['comparator']} {value(kind, result['threshold'])}")
+
+
+#: How each verdict is printed (CLI lines, HTML cells, JUnit).
+LABELS = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}

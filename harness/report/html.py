@@ -14,7 +14,7 @@ from string import Template
 from typing import Any
 
 from harness.report.chart import render_chart
-from harness.report.fmt import value
+from harness.report.fmt import LABELS, value
 
 
 def _asset(name: str) -> str:
@@ -27,10 +27,27 @@ def _rows(rows: list[list[str]], empty: str, columns: int) -> str:
     return "\n".join("<tr>" + "".join(cells) + "</tr>" for cells in rows)
 
 
+_CELL = {"pass": "ok", "fail": "bad", "inconclusive": "muted"}
+_HEADLINE = {
+    "pass": lambda report: "PASSED: every objective held",
+    "fail": lambda report: "FAILED",
+    "inconclusive": lambda report: f"INCONCLUSIVE: {report['reason']}",
+    "error": lambda report: "ERROR",
+}
+
+
+def _interval(result: dict[str, Any]) -> str:
+    interval = result.get("interval")
+    if not interval:
+        return ""
+    low, high = (value(result["kind"], v) for v in interval)
+    return f"<br><span class='muted'>95% CI {escape(low)}–{escape(high)}</span>"
+
+
 def render_html(report: dict[str, Any]) -> str:
     sc = report["scenario"]
     requests = report["requests"]
-    passed = report["passed"]
+    outcome = report["verdict"]
     problem = report["error"] or ("interrupted (Ctrl-C)" if report["interrupted"] else None)
     facts = [
         ("scenario", sc["name"]), ("app", sc["app"].get("label", sc["app"].get("profile"))), ("seed", sc["seed"]),
@@ -38,10 +55,14 @@ def render_html(report: dict[str, Any]) -> str:
         ("requests", f"{requests['ok']}/{requests['total']} ok"), ("served from cache", requests["from_cache"]),
         ("writes checked", f"{report['audit']['checked']} ({len(report['audit']['lost'])} lost)"),
     ]
+    lag = report.get("harness_lag")
+    if lag:
+        facts.append(("harness lag", f"max {lag['max_lag'] * 1000:.0f}ms, budget {lag['budget'] * 1000:.0f}ms, "
+                                     f"{lag['disturbed_requests']} requests left out"))
     slo_rows = [[
         f"<td>{escape(r['name'])}</td>",
-        f'<td class="{"ok" if r["passed"] else "bad"}">{"pass" if r["passed"] else "FAIL"}</td>',
-        f"<td>{escape(value(r['kind'], r['measured']))}</td>",
+        f'<td class="{_CELL[r["verdict"]]}">{LABELS[r["verdict"]]}</td>',
+        f"<td>{escape(value(r['kind'], r['measured']))}{_interval(r)}</td>",
         f"<td>{escape(r['comparator'])} {escape(value(r['kind'], r['threshold']))}</td>",
         f"<td>{escape(r['detail'])}</td>",
     ] for r in report["slos"]]
@@ -58,8 +79,8 @@ def render_html(report: dict[str, Any]) -> str:
         title=escape(sc["title"]),
         subtitle=escape(sc["description"] or sc["path"]),
         css=_asset("report.css"),
-        verdict_class="pass" if passed else "fail",
-        verdict="PASSED: every objective held" if passed else "FAILED",
+        verdict_class=outcome,
+        verdict=escape(_HEADLINE[outcome](report)),
         error=f'<div class="card error">{escape(problem)}</div>' if problem else "",
         facts="".join(f"<div><span>{escape(k)}</span>{escape(str(v))}</div>" for k, v in facts),
         chart=render_chart(report),

@@ -6,6 +6,10 @@ validation walks those nodes and reports the first problem as
 Faults are built with ``faults.create_fault`` here, at load time, so a typo in a fault option
 fails before any server starts, and impossible timelines (negative times, steps past the end of
 the load, the same fault overlapping itself) are rejected the same way.
+
+Scenario files are written by hand and shared, so reading one is bounded (``_BoundedLoader``):
+few YAML aliases, a bounded size once aliases are expanded (a 758-byte "billion laughs" file once
+took 99 s and 2.5 GB), bounded nesting; and values in messages are shown cut short (``shown``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any, TypeVar
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, shown
 from harness.scenario.actions import ACTIONS, action_names
 from harness.scenario.app_reader import APP_FIELDS, read_process, read_tables, read_traffic, read_url, read_writes
 from harness.scenario.session_traffic import REGION_HEADER, session_traffic
@@ -51,6 +55,9 @@ APP_SECTIONS = ("app", "traffic", "writes")
 MAX_WALL_SECONDS = 3600.0  # a drill is a rehearsal, not a soak test; raise time_scale instead
 MAX_REQUESTS = 200_000
 MAX_WORKERS = 64
+MAX_ALIASES = 100  # uses of *alias in one file
+MAX_EXPANDED_NODES = 20_000  # YAML nodes once every alias is expanded (built-ins have a few hundred)
+MAX_DEPTH = 50  # nesting of mappings and lists
 # Options that identify "the same fault on the same target" when checking overlaps.
 _NON_IDENTITY_OPTIONS = ("seed", "probability", "duration")
 
@@ -76,6 +83,8 @@ class Node:
             return SafeConstructor().construct_object(self.node, deep=True)
         except ConstructorError as exc:
             raise self.error(str(exc.problem)) from None
+        except (ValueError, OverflowError) as exc:  # int() of a 5,000-digit number, say
+            raise self.error(f"cannot read value: {' '.join(str(exc).split())[:100]}") from None
 
     def _child_path(self, key: str | int) -> str:
         if isinstance(key, int):
@@ -89,7 +98,7 @@ class Node:
         for key_node, value_node in self.node.value:
             key = Node(key_node, self.path, self.file).value
             if not isinstance(key, str):
-                raise Node(key_node, self.path, self.file).error(f"field names must be text, got {key!r}")
+                raise Node(key_node, self.path, self.file).error(f"field names must be text, got {shown(key)}")
             child = Node(value_node, self._child_path(key), self.file)
             if key in out:
                 raise child.error("given twice")
@@ -107,22 +116,22 @@ class Node:
     def text(self) -> str:
         value = self.value
         if not isinstance(value, str) or not value.strip():
-            raise self.error(f"expected text, got {value!r}")
+            raise self.error(f"expected text, got {shown(value)}")
         return value.strip()
 
     def integer(self, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.value
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(f"expected a whole number, got {value!r}")
+            raise self.error(f"expected a whole number, got {shown(value)}")
         self._check_range(value, minimum, maximum)
         return value
 
     def number(self, minimum: float | None = None, maximum: float | None = None, *, exclusive: bool = False) -> float:
         value = self.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.error(f"expected a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            raise self.error(f"expected a number, got {shown(value)}")
         if exclusive and minimum is not None and value <= minimum:
-            raise self.error(f"must be more than {minimum:g}, got {value!r}")
+            raise self.error(f"must be more than {minimum:g}, got {shown(value)}")
         self._check_range(value, minimum, maximum)
         return float(value)
 
@@ -132,7 +141,7 @@ class Node:
         except TimeFormatError as exc:
             raise self.error(str(exc)) from None
         if positive and seconds <= 0:
-            raise self.error(f"must be longer than zero, got {self.value!r}")
+            raise self.error(f"must be longer than zero, got {shown(self.value)}")
         return seconds
 
     def fraction(self) -> float:
@@ -142,20 +151,28 @@ class Node:
             try:
                 number = float(value.strip()[:-1]) / 100
             except ValueError:
-                raise self.error(f"expected a percentage like 99.5%, got {value!r}") from None
+                raise self.error(f"expected a percentage like 99.5%, got {shown(value)}") from None
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
             number = float(value)
         else:
-            raise self.error(f"expected a percentage like 99.5% or a fraction like 0.995, got {value!r}")
+            raise self.error(f"expected a percentage like 99.5% or a fraction like 0.995, got {shown(value)}")
         if not 0 <= number <= 1:
-            raise self.error(f"a percentage must be between 0% and 100%, got {value!r}")
+            raise self.error(f"a percentage must be between 0% and 100%, got {shown(value)}")
         return number
 
     def _check_range(self, value: float, minimum: float | None, maximum: float | None) -> None:
         if minimum is not None and value < minimum:
-            raise self.error(f"must be at least {minimum:g}, got {value!r}")
+            raise self.error(f"must be at least {minimum:g}, got {shown(value)}")
         if maximum is not None and value > maximum:
-            raise self.error(f"must be at most {maximum:g}, got {value!r}")
+            raise self.error(f"must be at most {maximum:g}, got {shown(value)}")
+
+
+def _finite(value: float) -> bool:
+    """Finite and within a float's range (``math.isfinite(10**400)`` raises instead)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _kind(node: yaml.Node) -> str:
@@ -163,7 +180,7 @@ def _kind(node: yaml.Node) -> str:
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    return repr(node.value)
+    return shown(node.value)
 
 
 def _opt(fields: dict[str, Node], key: str, read: Callable[[Node], T], default: T) -> T:
@@ -196,9 +213,14 @@ def resolve_scenario(name_or_path: str) -> Path:
 
 def _read(path: Path, what: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read {what}: {exc}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"{path}:{line}: not UTF-8 text: byte {data[exc.start]:#04x} cannot be decoded") from None
 
 
 def load_scenario(name_or_path: str, *, app_file: str | None = None) -> Scenario:
@@ -214,9 +236,51 @@ def load_scenario(name_or_path: str, *, app_file: str | None = None) -> Scenario
     return parse_scenario(_read(path, "scenario file"), str(path), name=path.stem, sections=sections)
 
 
+class _LimitExceeded(yaml.MarkedYAMLError):
+    """A bound of ``_BoundedLoader``; reported like any YAML error, with its line."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``SafeLoader`` whose composer refuses alias bombs and deep nesting before anything expands."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # id(node) -> nodes under it with aliases expanded
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _LimitExceeded(problem=f"more than {MAX_ALIASES} YAML aliases (*name)", problem_mark=mark)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _LimitExceeded(problem=f"nested more than {MAX_DEPTH} levels deep", problem_mark=mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if id(node) not in self._sizes:
+            self._sizes[id(node)] = 1 + sum(self._sizes.get(id(child), 1) for child in _children(node))
+        if self._sizes[id(node)] > MAX_EXPANDED_NODES:
+            raise _LimitExceeded(problem=f"more than {MAX_EXPANDED_NODES} values once aliases are expanded",
+                                 problem_mark=mark)
+        return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 def _compose(text: str, file: str) -> Node:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_BoundedLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f"{mark.line + 1}:" if mark else ""
@@ -332,7 +396,7 @@ class _Reader:
         profile = fields.pop("profile", None)
         name = profile.text() if profile else "resilient"
         if name not in APP_PROFILES:
-            raise (profile or node).error(f"unknown app profile {name!r}; known profiles: {', '.join(APP_PROFILES)}")
+            raise (profile or node).error(f"unknown app profile {shown(name)}; known profiles: {', '.join(APP_PROFILES)}")
         known = _app_config_fields()
         for key, child in fields.items():
             if known is not None and key not in known:
@@ -350,7 +414,7 @@ class _Reader:
                 raise f["regions"].error("a region is listed twice")
             for n, region in zip(f["regions"].sequence(), regions):
                 if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
-                    raise n.error(f"{region!r} does not look like an AWS region name (e.g. us-east-1)")
+                    raise n.error(f"{shown(region)} does not look like an AWS region name (e.g. us-east-1)")
         cache = f["dns_cache"].mapping(("max_ttl", "negative_ttl")) if "dns_cache" in f else {}
         return SetupSpec(
             regions=regions,
@@ -364,7 +428,7 @@ class _Reader:
 
     # -- load ---------------------------------------------------------------------------------
     def load(self, node: Node) -> LoadProfile:
-        f = node.mapping(("rps", "duration", "users", "workers", "mix", "request_timeout"))
+        f = node.mapping(("rps", "duration", "users", "workers", "mix", "request_timeout", "lag_budget"))
         if "duration" not in f:
             raise node.error("missing required field 'duration'")
         mix = LoadProfile().mix
@@ -380,6 +444,7 @@ class _Reader:
             workers=_opt(f, "workers", lambda n: n.integer(1, MAX_WORKERS), LoadProfile.workers),
             mix=mix,
             request_timeout=_opt(f, "request_timeout", lambda n: n.duration(positive=True), LoadProfile.request_timeout),
+            lag_budget=_opt(f, "lag_budget", lambda n: n.duration(positive=True), LoadProfile.lag_budget),
         )
 
     # -- steady state -------------------------------------------------------------------------
@@ -426,7 +491,7 @@ class _Reader:
             kind, name = "action", f["action"].text()
             action = ACTIONS.get(name)
             if action is None:
-                raise f["action"].error(f"unknown action {name!r}; known actions: {', '.join(action_names())}")
+                raise f["action"].error(f"unknown action {shown(name)}; known actions: {', '.join(action_names())}")
             try:
                 plain = action.validate(plain)
             except ValueError as exc:
@@ -478,7 +543,9 @@ class _Reader:
             except TimeFormatError as exc:
                 raise f["window"].error(str(exc)) from None
             return start, end - start
-        at = _opt(f, "at", self.moment, 0.0)
+        if "at" not in f:
+            raise node.error("missing required field 'at' (when the step starts, e.g. at: 0s)")
+        at = self.moment(f["at"])
         duration = _opt(f, "for", lambda n: n.duration(positive=True), None)
         return at, duration
 
@@ -493,9 +560,9 @@ class _Reader:
             except TimeFormatError as exc:
                 raise node.error(str(exc)) from None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-            raise node.error(f"a step cannot start before the load does, got {value!r}")
+            raise node.error(f"a step cannot start before the load does, got {shown(value)}")
         if isinstance(value, str) and value.strip().startswith("-"):
-            raise node.error(f"a step cannot start before the load does, got {value!r}")
+            raise node.error(f"a step cannot start before the load does, got {shown(value)}")
         return node.duration()
 
     @staticmethod

@@ -64,6 +64,9 @@ class LoadProfile:
     workers: int = 4
     mix: dict[str, float] = field(default_factory=lambda: {"login": 1.0, "validate": 8.0, "logout": 1.0})
     request_timeout: float = 2.0
+    # How late (wall seconds) the harness may run before the requests it touches are left out of the
+    # verdict (``harness.drill.lag``); the app is never judged on the harness's own slowness.
+    lag_budget: float = 0.2
 
 
 SLO_KINDS: tuple[str, ...] = (

@@ -18,6 +18,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from harness.errors import shown
+
 DAY = 24 * 3600.0
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY}
@@ -29,12 +31,20 @@ class TimeFormatError(ValueError):
     """A duration or clock value that cannot be read; the loader adds file, line and field."""
 
 
+def _fits_float(value: float) -> bool:
+    try:
+        float(value)
+    except OverflowError:  # an int beyond 1.8e308
+        return False
+    return True
+
+
 def parse_duration(value: object) -> float:
     """Seconds from ``90``, ``1.5``, ``"250ms"``, ``"90s"``, ``"15m"`` or ``"2h30m"``."""
     if isinstance(value, bool):
-        raise TimeFormatError(f"expected a duration like 90s, 15m or 2h30m, got {value!r}")
+        raise TimeFormatError(f"expected a duration like 90s, 15m or 2h30m, got {shown(value)}")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = float(value) if _fits_float(value) else math.inf
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         try:
@@ -48,12 +58,12 @@ def parse_duration(value: object) -> float:
                 pos = match.end()
             if pos != len(text) or not text:
                 raise TimeFormatError(
-                    f"expected a duration like 90s, 15m or 2h30m, got {value!r}"
+                    f"expected a duration like 90s, 15m or 2h30m, got {shown(value)}"
                 ) from None
     else:
-        raise TimeFormatError(f"expected a duration like 90s, 15m or 2h30m, got {value!r}")
+        raise TimeFormatError(f"expected a duration like 90s, 15m or 2h30m, got {shown(value)}")
     if not math.isfinite(seconds) or seconds < 0:
-        raise TimeFormatError(f"a duration must be zero or more seconds, got {value!r}")
+        raise TimeFormatError(f"a duration must be zero or more seconds, got {shown(value)}")
     return seconds
 
 
@@ -61,10 +71,10 @@ def parse_clock(value: object) -> float:
     """Seconds after midnight for ``"23:48"`` or ``"02:25:30"``."""
     match = _CLOCK.match(str(value).strip()) if isinstance(value, str) else None
     if not match:
-        raise TimeFormatError(f"expected a clock time like 23:48, got {value!r}")
+        raise TimeFormatError(f"expected a clock time like 23:48, got {shown(value)}")
     hours, minutes, seconds = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
     if hours > 23 or minutes > 59 or seconds > 59:
-        raise TimeFormatError(f"{value!r} is not a time of day")
+        raise TimeFormatError(f"{shown(value)} is not a time of day")
     return hours * 3600.0 + minutes * 60.0 + seconds
 
 
@@ -76,12 +86,12 @@ def clock_offset(value: object, origin: float) -> float:
 def parse_clock_range(value: object, origin: float) -> tuple[float, float]:
     """``"23:48-02:25"`` -> (start, end) seconds after ``origin``; the range may wrap midnight."""
     if not isinstance(value, str) or value.count("-") != 1:
-        raise TimeFormatError(f"expected a clock range like 23:48-02:25, got {value!r}")
+        raise TimeFormatError(f"expected a clock range like 23:48-02:25, got {shown(value)}")
     first, last = value.split("-")
     start = clock_offset(first, origin)
     length = (parse_clock(last) - parse_clock(first)) % DAY
     if length == 0:
-        raise TimeFormatError(f"clock range {value!r} is empty")
+        raise TimeFormatError(f"clock range {shown(value)} is empty")
     return start, start + length
 
 

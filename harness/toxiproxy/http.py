@@ -2,19 +2,27 @@
 
 Enough for the Toxiproxy API and its clients (requests, curl, the Go client) without adding a
 web framework to the harness. Handlers map a request to ``Response``; anything malformed gets a
-400 and the connection is closed.
+4xx and the connection is closed; a request that looks like a browser's gets 403 before the
+handler runs (``harness.httpguard``); an exception a handler did not expect becomes a JSON 500
+and one log line. Every request gets a response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
+import re
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
+from harness.httpguard import browser_reason, log_unexpected
+
 MAX_BODY = 16 << 20
+MAX_HEADERS = 100
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 @dataclasses.dataclass
@@ -40,7 +48,11 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class BadRequest(Exception):
-    """The bytes on the wire are not an HTTP request this server accepts."""
+    """The bytes on the wire are not an HTTP request this server accepts (answered, then closed)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class HttpServer:
@@ -50,8 +62,10 @@ class HttpServer:
         self._handler = handler
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._listen: tuple[str, int] = ("", 0)
 
     async def start(self, sock: Any) -> None:
+        self._listen = sock.getsockname()[:2]
         self._server = await asyncio.start_server(self._serve, sock=sock)
 
     async def stop(self) -> None:
@@ -69,20 +83,41 @@ class HttpServer:
                 try:
                     request, keep_alive = await _read_request(reader)
                 except BadRequest as exc:
-                    await _write(writer, Response.json(400, {"error": str(exc), "status": 400}), False)
+                    await _write(writer, _error(exc.status, str(exc)), False)
                     return
                 if request is None:
                     return
-                await _write(writer, await self._handler(request), keep_alive)
+                await _write(writer, await self._respond(request), keep_alive)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             self._writers.discard(writer)
             writer.close()
 
+    async def _respond(self, request: Request) -> Response:
+        refused = browser_reason(request.method, request.headers.get, self._listen)
+        if refused is not None:
+            return _error(403, refused)
+        try:
+            return await self._handler(request)
+        except Exception as exc:  # a bug must not cost the client its answer, nor spill a traceback
+            return _error(500, log_unexpected("embedded Toxiproxy API", exc))
+
+
+def _error(status: int, message: str) -> Response:
+    return Response.json(status, {"error": message, "status": status})
+
+
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    """One line; ``BadRequest`` 431 when it exceeds the reader's limit (64 KiB)."""
+    try:
+        return await reader.readline()
+    except (ValueError, asyncio.LimitOverrunError):
+        raise BadRequest("request line or header line too large", 431) from None
+
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[Request | None, bool]:
-    line = await reader.readline()
+    line = await _line(reader)
     if not line:
         return None, False
     try:
@@ -90,10 +125,12 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[Request | None, b
     except ValueError:
         raise BadRequest(f"malformed request line {line[:80]!r}") from None
     headers: dict[str, str] = {}
-    while True:
-        raw = await reader.readline()
+    for count in itertools.count():
+        raw = await _line(reader)
         if raw in (b"\r\n", b"\n", b""):
             break
+        if count >= MAX_HEADERS:
+            raise BadRequest(f"more than {MAX_HEADERS} header lines", 431)
         name, sep, value = raw.decode("latin-1").partition(":")
         if not sep:
             raise BadRequest(f"malformed header {raw[:80]!r}")
@@ -101,8 +138,10 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[Request | None, b
     if "chunked" in headers.get("transfer-encoding", "").lower():
         raise BadRequest("chunked request bodies are not supported; send Content-Length")
     length_text = headers.get("content-length", "0")
-    if not length_text.isdigit() or int(length_text) > MAX_BODY:
-        raise BadRequest(f"bad Content-Length {length_text!r}")
+    if not _DIGITS.fullmatch(length_text):
+        raise BadRequest(f"bad Content-Length {length_text[:40]!r}")
+    if int(length_text) > MAX_BODY:
+        raise BadRequest(f"body of {length_text} bytes is more than {MAX_BODY}", 413)
     body = await reader.readexactly(int(length_text)) if int(length_text) else b""
     connection = headers.get("connection", "").lower()
     keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"

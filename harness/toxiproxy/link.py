@@ -1,7 +1,7 @@
 """One direction of a proxied connection, and the sockets at its ends.
 
 A ``Link`` moves bytes from one ``Side`` (a socket's protocol) to the other. With no toxic acting
-on it, it is a plain relay: each read lands in a large buffer shared by the proxy's sockets and is
+on it, it is a plain relay: each read lands in a large buffer shared by the loop's proxy sockets and is
 sent straight from there to the other socket, and reading pauses while the other socket's send
 buffer is full (flow control). Large reads into one reused buffer, and large socket receive
 buffers, are what keep bulk transfers near direct speed (see bench/proxy_bench.py). With toxics
@@ -18,6 +18,7 @@ import functools
 import random
 import socket
 import struct
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -48,11 +49,12 @@ def receive_buffer_size() -> int | None:
 
 
 class ReadBuffer:
-    """The buffer sockets read into, shared by all sockets of a proxy (they run on one loop thread).
+    """The buffer sockets read into, shared by every proxy socket on one event loop.
 
     Each read is sent or copied before the loop reads another socket, so one buffer serves all,
     except when a transport keeps unsent bytes: since Python 3.12 it keeps them as a view of the
     buffer rather than a copy, so the buffer is then handed over to it and replaced (``renew``).
+    One per loop, not per proxy: a thousand idle proxies once held a mebibyte each (issue 12).
     """
 
     def __init__(self) -> None:
@@ -60,6 +62,18 @@ class ReadBuffer:
 
     def renew(self) -> None:
         self.view = memoryview(bytearray(READ_SIZE))
+
+
+_READ_BUFFERS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReadBuffer]" = weakref.WeakKeyDictionary()
+
+
+def loop_read_buffer() -> ReadBuffer:
+    """The running loop's ``ReadBuffer``, made on first use and freed with the loop."""
+    loop = asyncio.get_running_loop()
+    buffer = _READ_BUFFERS.get(loop)
+    if buffer is None:
+        buffer = _READ_BUFFERS[loop] = ReadBuffer()
+    return buffer
 
 
 class Side(asyncio.BufferedProtocol):
@@ -134,8 +148,12 @@ class Side(asyncio.BufferedProtocol):
         return self.transport is not None and self.transport.get_write_buffer_size() > 0
 
     def write_eof(self) -> None:
+        """Half-close; a peer already gone (``ENOTCONN`` from ``shutdown``) closes the connection."""
         if self.transport is not None and not self.transport.is_closing() and self.transport.can_write_eof():
-            self.transport.write_eof()
+            try:
+                self.transport.write_eof()
+            except OSError:
+                self.conn.close()
 
     def close(self) -> None:
         if self.transport is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.loopback import bind_socket, require_loopback
-from harness.toxiproxy.link import Link, ReadBuffer, Side
+from harness.toxiproxy.link import Link, Side, loop_read_buffer
 from harness.toxiproxy.toxics import InvalidToxicError, Toxic, create_toxic
 
 STREAMS = ("upstream", "downstream")  # upstream = client -> server, downstream = server -> client
@@ -93,8 +93,9 @@ class Connection:
         self.proxy = proxy
         self.index = index
         self.closed = False
-        self.client = Side(self, proxy.read_buffer)
-        self.upstream = Side(self, proxy.read_buffer)
+        read_buffer = loop_read_buffer()
+        self.client = Side(self, read_buffer)
+        self.upstream = Side(self, read_buffer)
         self.links: dict[str, Link] = {}
 
     def side_made(self, side: Side) -> None:
@@ -169,7 +170,6 @@ class Proxy:
         require_loopback(self.listen_address[0], what=f"proxy {name}")
         self.toxics: dict[str, ToxicEntry] = {}
         self.connections: set[Connection] = set()
-        self.read_buffer = ReadBuffer()
         self._server: asyncio.base_events.Server | None = None
         self._next_index = 0
 

@@ -5,15 +5,20 @@ network faults through the same API either way. Status codes and JSON shapes fol
 (``api.go``): 201 + proxy JSON on create, 409 on an existing proxy or toxic, 404 on a missing one,
 400 on a bad body or toxic, 204 on delete and reset, 500 when a listen address cannot be bound.
 The random seed for toxicity draws and jitter is reported by ``GET /version``.
+
+Handlers that create, move or delete proxies run one at a time (``_changes``): creating a proxy
+awaits its listener, and two requests for the same name must not both pass the name check before
+either is inserted (issue 12 found orphan listeners that way).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from harness.errors import ConfigError, HarnessError
+from harness.httpguard import load_json
 from harness.loop import LoopThread
 from harness.loopback import bind_socket, require_loopback
 from harness.toxiproxy.http import HttpServer, Request, Response
@@ -41,13 +46,20 @@ class ToxiproxyApi:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.proxies: dict[str, Proxy] = {}
+        self.closed = False
+        self._changes = asyncio.Lock()
 
     async def handle(self, request: Request) -> Response:
         try:
             route = self._route(request)
             if route is None:
                 return Response(404, b"404 page not found\n", "text/plain; charset=utf-8")
-            return await route()
+            if request.method == "GET":
+                return await route()
+            async with self._changes:
+                if self.closed:
+                    raise ApiError(503, "the server is shutting down")
+                return await route()
         except ApiError as exc:
             return Response.json(exc.status, {"error": str(exc), "status": exc.status})
 
@@ -87,7 +99,7 @@ class ToxiproxyApi:
     @staticmethod
     def _body(request: Request, kind: type) -> Any:
         try:
-            body = json.loads(request.body or b"null")
+            body = load_json(request.body)
         except ValueError as exc:
             raise ApiError(400, f"bad request body: {exc}") from None
         if not isinstance(body, kind):
@@ -118,6 +130,9 @@ class ToxiproxyApi:
         except ConfigError as exc:
             raise ApiError(400, f"bad request body: {exc}") from None
         await self._start(proxy, enabled)
+        if self.closed:  # stopped while the listener was starting: leave nothing listening
+            proxy.stop()
+            raise ApiError(503, "the server is shutting down")
         self.proxies[proxy.name] = proxy
         return proxy
 
@@ -160,7 +175,9 @@ class ToxiproxyApi:
             for fields in self._body(request, list):
                 if not isinstance(fields, dict):
                     raise ApiError(400, "bad request body: each proxy must be a JSON object")
-                existing = self.proxies.get(fields.get("name"))  # type: ignore[arg-type]
+                if not isinstance(fields.get("name"), str):
+                    raise ApiError(400, "missing required field: name")
+                existing = self.proxies.get(fields["name"])
                 if existing is not None and existing.upstream == fields.get("upstream") and (
                     fields.get("listen") in (None, existing.listen)
                 ):
@@ -241,6 +258,7 @@ class ToxiproxyApi:
         return Response(204)
 
     def close(self) -> None:
+        self.closed = True
         for name in list(self.proxies):
             self._remove(name)
 

@@ -17,8 +17,27 @@ from typing import Any, ClassVar, Protocol
 from harness.errors import HarnessError
 
 
+# Largest attribute value: Go's int64, as real Toxiproxy parses them. Whatever fits is a usable
+# delay or count (2**63 ms is millions of years; asyncio sleeps that long without overflowing).
+MAX_ATTRIBUTE = 2**63 - 1
+
+
 class InvalidToxicError(HarnessError):
     """A toxic type, stream or attribute the server cannot accept (HTTP 400)."""
+
+
+def _attribute(toxic: str, name: str, value: Any) -> int:
+    """One attribute as an int, or ``InvalidToxicError`` naming it (NaN, infinities, huge numbers too)."""
+    where = f"toxic {toxic}: attribute {name}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidToxicError(f"{where} must be an integer, got {type(value).__name__}")
+    if isinstance(value, float) and not value.is_integer():  # also NaN and the infinities (1e400 in JSON)
+        raise InvalidToxicError(f"{where} must be a finite integer, got {value!r}")
+    if value < 0:
+        raise InvalidToxicError(f"{where} must be >= 0, got {value:.0f}")
+    if value > MAX_ATTRIBUTE:
+        raise InvalidToxicError(f"{where} must be at most {MAX_ATTRIBUTE}, got a number of {len(str(int(value)))} digits")
+    return int(value)
 
 
 @dataclasses.dataclass
@@ -66,16 +85,13 @@ class Toxic:
         for field in dataclasses.fields(cls):
             if field.name not in attributes:
                 continue
-            value = attributes[field.name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-                raise InvalidToxicError(f"toxic {cls.type}: attribute {field.name} must be an integer, got {value!r}")
-            if value < 0:
-                raise InvalidToxicError(f"toxic {cls.type}: attribute {field.name} must be >= 0, got {value}")
-            values[field.name] = int(value)
+            values[field.name] = _attribute(cls.type, field.name, attributes[field.name])
         return cls(**values)
 
     def updated(self, attributes: Mapping[str, Any] | None) -> "Toxic":
         """A copy with some attributes changed (toxic update keeps the unchanged ones)."""
+        if attributes is not None and not isinstance(attributes, Mapping):
+            raise InvalidToxicError(f"toxic {self.type}: attributes must be a JSON object")
         merged = self.attributes()
         merged.update(attributes or {})
         return self.from_attributes(merged)
