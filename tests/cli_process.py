@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
 import signal
 import subprocess
+import sys
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 START_TIMEOUT = 60.0
+CLI = str(Path(sys.executable).parent / "chaos-harness")
 
 
 class Process:
@@ -56,3 +61,15 @@ class Process:
                 self.proc.wait()
         self._reader.join()
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def harness_up(*args: str) -> Iterator[str]:
+    """``chaos-harness up ARGS`` with a control API on a free port: its URL; stopped (exit 130) after."""
+    proc = Process([CLI, "up", *args, "--control", "127.0.0.1:0"])
+    try:
+        url = proc.wait_line(r"^control\s+(http://\S+)").group(1)
+        proc.wait_line(r"harness is up")
+        yield url
+    finally:
+        assert proc.stop() == 130, proc.lines

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import Process
+from cli_process import Process, harness_up
 from conftest import require_tool
 from harness_dns_env import require_namespaces
 
@@ -31,13 +31,8 @@ LOOKUP_LOOP = f"while read _; do if getent hosts {EAST} >/dev/null; then echo re
 def up():
     require_namespaces()
     require_tool("getent")
-    proc = Process(CLI + ["up", "dns-empty-answer", "--no-app", "--control", "127.0.0.1:0"])
-    try:
-        url = proc.wait_line(r"^control\s+(http://\S+)").group(1)
-        proc.wait_line(r"harness is up")
+    with harness_up("dns-empty-answer", "--no-app") as url:
         yield url
-    finally:
-        assert proc.stop() == 130, proc.lines
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

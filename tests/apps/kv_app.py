@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import boto3
 import botocore.config
+from json_handler import JsonHandler  # next to this file (the script's directory is on sys.path)
 
 MODE = os.environ.get("MODE", "honest")
 TABLE = "kv"
@@ -26,20 +27,7 @@ client = boto3.client("dynamodb", region_name=os.environ["AWS_DEFAULT_REGION"],
 writes = 0
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def reply(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class Handler(JsonHandler):
     def do_GET(self) -> None:
         if self.path == "/healthz":
             return self.reply(200, {"ok": True})
