@@ -47,13 +47,11 @@ def method_running(scenario: Scenario | None, env: Any) -> Iterator[None]:
         yield
         return
     walk = MethodWalk(scenario, env, env.chaos.clock)
-    failure: list[BaseException] = []
 
     def target() -> None:
         try:
             walk.walk(env.chaos.clock(), _note)
-        except Exception as exc:  # reported after the program ends; the rollback still runs
-            failure.append(exc)
+        except Exception as exc:  # the program keeps running; the rollback still runs after it
             _note(f"method stopped: {exc}")
 
     thread = threading.Thread(target=target, name="chaos-run-method")
