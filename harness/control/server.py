@@ -149,9 +149,11 @@ class ControlApi:
             "endpoints": {r.name: r.endpoint_url for r in dynamodb.regions} if dynamodb is not None else {},
             "replication": dynamodb is not None,
             "app": app.url if app is not None else None,
-            "forwards": [list(f) for f in h.forwards],
-            "client_environment": h.client_environment(),
-            "tables": list(dynamodb.tables) if dynamodb is not None else [],
+            # What a sandbox joining this harness needs (``chaos-harness run --harness-url``); a
+            # harness without a sandbox side (e.g. test doubles) offers none.
+            "forwards": [list(f) for f in getattr(h, "forwards", [])],
+            "client_environment": h.client_environment() if hasattr(h, "client_environment") else {},
+            "tables": list(getattr(dynamodb, "tables", [])) if dynamodb is not None else [],
             "clock": h.chaos.clock(),
         }
 
