@@ -178,6 +178,8 @@ def test_the_2025_replay_follows_the_outage_timeline_at_real_time(tmp_path, caps
     assert t["scenario"]["children"] == ["timeline", "clear-all-faults"]
     assert t["clear-all-faults"]["task"]["container"]["command"] == ["chaos-harness", "clear"]
     err = capsys.readouterr().err
+    from harness.scenario import load_scenario
+
     lines = {step.name: step.where.rsplit(":", 1)[1] for step in load_scenario("us-east-1-2025-10-20").method}
     assert (f"skipped method[1] (us-east-1-2025-10-20.yaml:{lines['dynamodb.throttle']}) dynamodb.throttle: "
             "acts on the harness's mocked DynamoDB") in err
