@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: drill test bench clean
+.PHONY: drill test bench clean node-example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml
 drill: $(STAMP)
 	$(VENV)/bin/chaos-harness drill us-east-1-2025-10-20 --report-dir reports --repeat 3
 
-test: $(STAMP)
+# examples/node-orders' npm dependencies, from its lock file (skipped without npm: its tests skip too).
+node-example:
+	@if command -v npm >/dev/null 2>&1; then cd examples/node-orders && npm ci --no-audit --no-fund --silent; fi
+
+test: $(STAMP) node-example
 	$(PY) -m pytest -n 2 --maxschedchunk 1 -q tests
 	$(PY) -m pytest -q -p no:cacheprovider examples/downstream
 
@@ -27,4 +31,4 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) reports
+	rm -rf $(VENV) reports examples/node-orders/node_modules

@@ -29,8 +29,9 @@ EXIT_FOR_VERDICT = {"pass": EXIT_OK, "fail": EXIT_SLO_FAILED, "inconclusive": EX
 DEFAULT_REPORT_DIR = ".chaos-reports"
 HARNESS_URL_VARIABLE = "CHAOS_HARNESS_URL"
 MOTO_URL_VARIABLE = "CHAOS_MOTO_URL"
+DEFAULT_RUN_SCENARIO = "us-east-1-2025-10-20"
 
-#: Environment variables the harness itself reads (the sample app's are ``sample_app.config.ENVIRONMENT``).
+#: Environment variables the harness itself reads (the bundled app has its own: see its --help).
 ENVIRONMENT: dict[str, str] = {
     HARNESS_URL_VARIABLE: "control URL of a running 'chaos-harness up --control' (inject, clear, status, "
                           "drill/gate --harness-url)",
@@ -117,7 +118,12 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
     from harness.report.fmt import LABELS, verdict
     from harness.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, app_profile=args.app)
+    scenario = load_scenario(args.scenario, app_file=args.app_file)
+    scenario = scenario.with_overrides(seed=args.seed, app_profile=args.app, app=app_overrides(args, scenario))
+    if args.harness_url and scenario.app.process is not None and not args.app_url:
+        raise UsageError("an app the harness starts (app.command) runs in the embedded harness only; with "
+                         "--harness-url start it with 'chaos-harness run --harness-url URL --publish PORT -- CMD' "
+                         "and give --app-url http://127.0.0.1:PORT")
     earlier: list[str] = []  # the verdicts of the inconclusive runs before the one reported
     for run in range(1, args.repeat + 1):
         progress = LineProgress() if live else NullProgress()
@@ -139,6 +145,41 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
     runs = f" (run {len(earlier) + 1} of at most {args.repeat})" if args.repeat > 1 else ""
     print(f"verdict: {LABELS[result.verdict]}{runs}: {result.reason}")
     return EXIT_FOR_VERDICT[result.verdict]
+
+
+def app_overrides(args: argparse.Namespace, scenario: Any) -> Any:
+    """The scenario's app with ``--app-command/--app-cwd/--app-port/--app-replicas/--app-env`` applied."""
+    import dataclasses
+    import shlex
+
+    from harness.scenario.appspec import ProcessSpec
+
+    given = {"command": tuple(shlex.split(args.app_command)) if args.app_command else None,
+             "cwd": str(Path(args.app_cwd).resolve()) if args.app_cwd else None,
+             "port": args.app_port, "replicas": args.app_replicas}
+    given = {k: v for k, v in given.items() if v is not None}
+    env = dict(pair.partition("=")[::2] for pair in args.app_env)
+    if not given and not env:
+        return scenario.app
+    if args.app_replicas is not None and not 1 <= args.app_replicas <= 16:
+        raise UsageError(f"--app-replicas must be 1 to 16, got {args.app_replicas}")
+    if args.app_port is not None and not 1 <= args.app_port <= 65535:
+        raise UsageError(f"--app-port must be 1 to 65535, got {args.app_port}")
+    if any("=" not in pair or pair.startswith("=") for pair in args.app_env):
+        raise UsageError(f"--app-env takes NAME=VALUE, got {[p for p in args.app_env if '=' not in p][0]!r}")
+    process = scenario.app.process
+    if process is None:
+        if "command" not in given or "port" not in given:
+            raise UsageError("--app-command and --app-port start an app the scenario does not describe; give both "
+                             "(or an --app-file)")
+        if scenario.traffic is None:
+            raise UsageError("an app given by --app-command needs traffic: describe it in an --app-file "
+                             "('traffic' and 'writes' sections; see docs/ci-gate.md)")
+        process = ProcessSpec(command=given["command"], port=given["port"])
+    if args.app_cwd and not Path(args.app_cwd).is_dir():
+        raise UsageError(f"--app-cwd: no such directory: {args.app_cwd}")
+    process = dataclasses.replace(process, **given, env={**process.env, **env})
+    return dataclasses.replace(scenario.app, process=process, url=None)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -258,17 +299,54 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_create_tables(args: argparse.Namespace) -> int:
+    """Create an app's tables in a running harness, from a scenario (or app file) with ``app.tables``."""
+    import yaml
+
+    from harness.scenario.app_reader import read_tables
+    from harness.scenario.loader import Node
+
+    try:
+        root = yaml.compose(Path(args.file).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{args.file}: cannot read: {exc}") from None
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise UsageError(f"{args.file}: expected a scenario or app file with app.tables")
+    app = Node(root, "", args.file).mapping().get("app")
+    tables = app.mapping().get("tables") if app is not None and isinstance(app.node, yaml.MappingNode) else None
+    if tables is None:
+        raise UsageError(f"{args.file}: no app.tables to create")
+    created = _remote(args).create_tables(list(read_tables(tables)))
+    print(f"created {', '.join(created)}" if created else "every table already exists")
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.sandbox import run_command
+    from harness.sandboxed_run import run_in_harness
     from harness.scenario import load_scenario
 
     command = args.argv[1:] if args.argv[:1] == ["--"] else list(args.argv)
     if not command:
-        raise UsageError("run needs a command after --, e.g. chaos-harness run -- python -m sample_app")
-    with open_harness(load_scenario(args.scenario), with_app=False) as env:
-        child_env = {**env.client_environment(), **os.environ}  # the caller's own settings win
-        completed = run_command(command, dns_server=env.dns, forwards=list(env.forwards), env=child_env)
-    return completed.returncode
+        raise UsageError("run needs a command after --, e.g. chaos-harness run -- node server.js")
+    publish = [_publish(text) for text in args.publish]
+    scenario = load_scenario(args.scenario or DEFAULT_RUN_SCENARIO)
+    method = scenario if args.scenario else None  # the default scenario only shapes the harness
+    url = args.harness_url or os.environ.get(HARNESS_URL_VARIABLE)
+    if url:
+        from harness.control import RemoteHarness
+
+        opened: AbstractContextManager[Any] = RemoteHarness(url)  # no reset: faults from other shells stay
+    else:  # the default scenario shapes the harness only: no tables nobody asked for
+        opened = open_harness(scenario, with_app=False, **({} if args.scenario else {"tables": ()}))
+    with opened as env:
+        return run_in_harness(env, command, scenario=method, tables=scenario.app.tables, publish=publish)
+
+
+def _publish(text: str) -> tuple[str, int]:
+    """``--publish PORT`` or ``HOST:PORT`` (loopback) -> (host, port)."""
+    if text.isdigit():
+        text = f"127.0.0.1:{text}"
+    return _host_port(text, "--publish")
 
 
 class UsageError(HarnessError):
@@ -290,6 +368,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("scenario", help="scenario file or built-in name (see 'list')")
         p.add_argument("--app", choices=("resilient", "naive"), help="sample-app profile (overrides the file)")
         p.add_argument("--app-url", help="drill an app already running at this loopback URL instead")
+        p.add_argument("--app-file", metavar="FILE", help="YAML with 'app', 'traffic' and 'writes' sections that "
+                       "replace the scenario's (drill your own app with a built-in scenario)")
+        p.add_argument("--app-command", metavar="CMD", help="start this command as the app, in the harness's "
+                       "sandbox (split like a shell; overrides app.command)")
+        p.add_argument("--app-cwd", metavar="DIR", help="the app's working directory (overrides app.cwd)")
+        p.add_argument("--app-port", type=int, metavar="PORT", help="port the app listens on inside the sandbox")
+        p.add_argument("--app-replicas", type=int, metavar="N", help="how many app processes (overrides app.replicas)")
+        p.add_argument("--app-env", action="append", default=[], metavar="NAME=VALUE",
+                       help="an environment variable for the app (repeatable; adds to app.env)")
         p.add_argument("--report-dir", default=DEFAULT_REPORT_DIR, type=Path, help="where reports go")
         p.add_argument("--seed", type=int, help="seed (overrides the file)")
         p.add_argument("--harness-url", metavar="URL",
@@ -335,8 +422,16 @@ def build_parser() -> argparse.ArgumentParser:
     harness_url_option(p)
     p = sub.add_parser("status", help="show a running harness's addresses and active faults")
     harness_url_option(p)
+    p = sub.add_parser("create-tables", help="create app.tables of a scenario or app file in a running harness")
+    p.add_argument("file", help="scenario or app file whose app.tables lists CreateTable requests")
+    harness_url_option(p)
     p = sub.add_parser("run", help="run a command in a sandbox whose DNS is the harness")
-    p.add_argument("--scenario", default="us-east-1-2025-10-20", help="shapes the harness (setup)")
+    p.add_argument("--scenario", help="run this scenario's whole method while the command runs, and create its "
+                   f"app tables (default: no faults; the harness is shaped like {DEFAULT_RUN_SCENARIO})")
+    p.add_argument("--publish", action="append", default=[], metavar="[HOST:]PORT",
+                   help="serve PORT on this machine (127.0.0.1 unless HOST), relayed to the same port inside "
+                        "the sandbox, so curl or a drill reaches a server the command runs (repeatable)")
+    harness_url_option(p)
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
     export_command.add_parser(sub)
     return parser
@@ -352,6 +447,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inject": cmd_inject,
     "clear": cmd_clear,
     "status": cmd_status,
+    "create-tables": cmd_create_tables,
     "export": lambda a: export_command.run(a),
 }
 

@@ -25,6 +25,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.app_process import AppProcesses
+from harness.app_provider import require_bundled_app
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.dynamodb.regions import DEFAULT_SERVICES
@@ -32,11 +34,10 @@ from harness.errors import ConfigError, TimeoutExpired
 from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
 from harness.resolver import DnsCache, HarnessResolver, ResolverOptions, routing
-from sample_app.config import AppConfig, BreakerSettings, RetrySettings, Timeouts
-from sample_app.tables import TABLE_SPECS
+from harness.sandbox import DnsAddress, Sandbox
+from harness.scenario.appspec import ProcessSpec
 
 if TYPE_CHECKING:  # imported where first used: moto, boto3 and the app cost most of an import
-    from harness.app_replicas import AppReplicas
     from harness.dynamodb import DynamoRegions
     from harness.health import HealthChecker
     from harness.proxies import ProxyLayer
@@ -44,7 +45,6 @@ if TYPE_CHECKING:  # imported where first used: moto, boto3 and the app cost mos
 APP_HOSTNAME = "app.chaos.test"
 #: How long a reset waits for DNS replies a cleared delay fault still holds (longer ones land late).
 HELD_REPLY_WAIT = 5.0
-_NESTED_APP_SETTINGS = {"retry": RetrySettings, "timeouts": Timeouts, "breaker": BreakerSettings}
 
 
 @dataclass
@@ -98,6 +98,10 @@ class HarnessConfig:
     dynamodb_port: int = 0
     #: Allow ``dns_host`` to be a non-loopback address such as 0.0.0.0 (containers only).
     allow_non_loopback: bool = False
+    #: The app under test as processes the harness starts in its sandbox (instead of the sample app).
+    app_process: ProcessSpec | None = None
+    #: CreateTable requests for the app's own tables, created as global tables before it starts.
+    tables: tuple[Mapping[str, Any], ...] = ()
     #: A moto server (``http://HOST:PORT``: ``motoserver/moto`` or ``moto_server``) the regions use;
     #: None runs moto in this process. One server can serve several harnesses (one account each).
     moto_url: str | None = None
@@ -123,22 +127,6 @@ class HarnessConfig:
             source=self.resolver_source,
         )
 
-    def app_config(self, endpoints: Mapping[str, str]) -> AppConfig:
-        """The sample app's configuration for this harness's endpoints (profile + overrides)."""
-        overrides = dict(self.app_overrides)
-        for key, kind in _NESTED_APP_SETTINGS.items():
-            if isinstance(overrides.get(key), Mapping):
-                try:
-                    overrides[key] = kind(**overrides[key])
-                except TypeError as exc:
-                    raise ConfigError(f"app override {key!r}: {exc}") from None
-        known = {f.name for f in dataclasses.fields(AppConfig)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ConfigError(f"unknown app setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}")
-        factory = AppConfig.naive if self.app_profile == "naive" else AppConfig.resilient
-        return factory(endpoints, **overrides)
-
 
 class Harness:
     """A running harness; also the environment faults act on (``dns``, ``proxies``, ``dynamodb``, ``health``)."""
@@ -152,7 +140,7 @@ class Harness:
         self.resolver: Any = None
         self.proxies: ProxyLayer | None = None
         self.dynamodb: DynamoRegions | None = None
-        self.app: AppReplicas | None = None
+        self.app: Any = None  # AppProcesses, the bundled app's replicas, or None
         self.health: HealthChecker | None = None
         self.chaos = Chaos(self, seed=self.config.seed)
         self._stack = contextlib.ExitStack()
@@ -198,7 +186,8 @@ class Harness:
         )
         stack.callback(self.dynamodb.stop)
         self.dynamodb.start()
-        self.dynamodb.create_tables(TABLE_SPECS)
+        bundled = require_bundled_app() if cfg.app_profile is not None and cfg.app_process is None else None
+        self.dynamodb.create_tables([*(bundled.tables if bundled is not None else ()), *cfg.tables], exist_ok=True)
 
         self.health = HealthChecker(
             self.topology,
@@ -217,11 +206,17 @@ class Harness:
             ]
             self.health.add_group(endpoint.hostname, targets, ttl=cfg.dns_ttl)
 
-        if cfg.app_profile is not None:
-            from harness.app_replicas import AppReplicas
-
+        if cfg.app_process is not None:
+            sandbox = Sandbox(DnsAddress(self.dns_client_address), self.forwards, loop=self.loop)
+            self.app = AppProcesses(cfg.app_process, sandbox, self.pool, self.client_environment(), loop=self.loop,
+                                    hostname=APP_HOSTNAME)
+            stack.callback(self.app.close)
+            self.app.start()
+            self.health.add_group(APP_HOSTNAME, self.app.targets(), ttl=cfg.dns_ttl)
+        elif bundled is not None:
             endpoints = {region.name: region.endpoint_url for region in self.dynamodb.regions}
-            self.app = AppReplicas(cfg.app_config(endpoints), self.pool, count=cfg.app_replicas, hostname=APP_HOSTNAME)
+            self.app = bundled.replicas(cfg.app_profile, cfg.app_overrides, endpoints, self.pool,
+                                        count=cfg.app_replicas, hostname=APP_HOSTNAME)
             stack.callback(self.app.stop)
             self.app.start()
             self.health.add_group(APP_HOSTNAME, self.app.targets(), ttl=cfg.dns_ttl)
@@ -253,7 +248,7 @@ class Harness:
             self.health.reset()
         if self.app is not None:
             if self.dynamodb is not None:  # the app keeps running, so it will not check them itself
-                self.dynamodb.require_tables(spec["TableName"] for spec in TABLE_SPECS)
+                self.dynamodb.require_tables(self.dynamodb.tables)
             self.app.reset()
         if self.dns is not None:
             # A reply a cleared delay fault still holds would land in the next test (its log, its
@@ -264,6 +259,21 @@ class Harness:
             dns.reset()
         if self.resolver is not None and self.resolver.cache is not None:
             self.resolver.cache.clear()
+
+    # -- the app's tables ------------------------------------------------------------------------
+    def create_tables(self, specs: list[Mapping[str, Any]]) -> list[str]:
+        """Create global tables (CreateTable-shaped specs) unless they exist; the names created."""
+        if self.dynamodb is None:
+            raise ConfigError("this harness runs no DynamoDB regions; it cannot create tables")
+        return [spec.name for spec in self.dynamodb.create_tables(specs, exist_ok=True)]
+
+    def item_in_regions(self, table: str, key: Mapping[str, Any]) -> dict[str, Any]:
+        """``{region: item or None}``: the item under a plain key in each region's table now."""
+        from harness.dynamodb.items import item_in_regions
+
+        if self.dynamodb is None:
+            raise ConfigError("this harness runs no DynamoDB regions; it holds no items")
+        return item_in_regions(self.dynamodb, table, key)
 
     # -- what users and tools read ----------------------------------------------------------------
     @property
@@ -340,7 +350,9 @@ class Harness:
             regions=tuple(setup.regions),
             nodes=setup.nodes,
             replication_lag=HarnessConfig.replication_lag if setup.replication_lag is None else wall(setup.replication_lag),
-            app_profile=scenario.app.profile if with_app else None,
+            app_profile=scenario.app.profile if with_app and scenario.bundled_app else None,
+            app_process=_with_replicas(scenario.app.process, setup.app_replicas) if with_app else None,
+            tables=_scenario_tables(scenario),
             app_overrides=dict(scenario.app.overrides),
             app_replicas=setup.app_replicas,
             dns_max_ttl=wall(setup.dns_max_ttl),
@@ -352,6 +364,22 @@ class Harness:
         )
         with cls(dataclasses.replace(config, **overrides)) as harness:
             yield harness
+
+
+def _scenario_tables(scenario: Any) -> tuple[Mapping[str, Any], ...]:
+    """The tables a scenario's app needs: its ``app.tables``, and the bundled app's own when it is that app
+    (also when it runs elsewhere: ``up --no-app`` with the sample app in a container)."""
+    from harness.app_provider import bundled_app
+
+    provider = bundled_app() if scenario.bundled_app else None
+    return (*(provider.tables if provider is not None else ()), *scenario.app.tables)
+
+
+def _with_replicas(process: ProcessSpec | None, default: int) -> ProcessSpec | None:
+    """The app's own ``replicas``, else the scenario's ``setup.app_replicas``."""
+    if process is None or process.replicas is not None:
+        return process
+    return dataclasses.replace(process, replicas=default)
 
 
 class _ProxyControl:

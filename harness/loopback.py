@@ -113,3 +113,15 @@ def shared_port(hosts: list[str], *, what: str = "server", attempts: int = 20) -
             for s in socks:
                 s.close()
     raise AddressInUseError(f"{what}: found no port free on all of {', '.join(hosts)} ({last})")
+
+
+def reserve_shared_port(hosts: list[str], *, what: str = "server") -> int:
+    """A port free on every host in ``hosts``, for servers that bind it themselves right after.
+
+    Reserve-then-release: the block of loopback addresses belongs to this harness alone, so no
+    other process takes the port between the release and the servers binding it.
+    """
+    port, sockets = shared_port(hosts, what=what)
+    for sock in sockets:
+        sock.close()
+    return port

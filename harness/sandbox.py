@@ -21,6 +21,7 @@ killed).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -32,7 +33,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +79,13 @@ def _nsswitch_text() -> str:
     return "\n".join([*kept, "hosts: files dns"]) + "\n"
 
 
+@dataclass(frozen=True)
+class DnsAddress:
+    """Where the harness DNS answers, for a sandbox whose harness runs in another process."""
+
+    address: tuple[str, int]
+
+
 class Sandbox:
     """Runs commands whose DNS is the harness's server and whose ``forwards`` reach the harness.
 
@@ -105,18 +115,62 @@ class Sandbox:
         env: Mapping[str, str] | None = None,
         capture: bool = True,
     ) -> subprocess.CompletedProcess:
-        """Run ``argv`` inside the sandbox; output is captured as text when ``capture``."""
+        """Run ``argv`` inside the sandbox until it exits; output is captured as text when ``capture``."""
+        pipe = subprocess.PIPE if capture else None
+        running = self.start(argv, env=env, stdin=subprocess.DEVNULL if capture else None, stdout=pipe, stderr=pipe)
+        try:
+            stdout, stderr = running.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutExpired(f"sandboxed command {running.argv[0]!r} did not finish within {timeout:g} s; killed it") from None
+        finally:
+            running.close()  # also on errors/KeyboardInterrupt: nothing it started is left running
+        return subprocess.CompletedProcess(running.argv, running.proc.returncode, _text(stdout), _text(stderr))
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: Any = subprocess.DEVNULL,
+        stdout: Any = None,
+        stderr: Any = None,
+    ) -> "SandboxedProcess":
+        """Start ``argv`` inside the sandbox and return at once (servers: the app under test).
+
+        The caller owns the handle: ``close()`` (or ``stop()``) ends the command's whole process
+        group and every relay. ``publish()`` makes a port inside reachable from the host.
+        """
         argv = _check_argv(argv)
         available, reason = namespaces_available()
         if not available:
             raise NamespaceUnavailableError(f"cannot run {argv[0]!r} in a sandbox: {reason}")
-        with tempfile.TemporaryDirectory(prefix="chaos-sandbox-") as tmp:
-            spec = {
-                "nameserver": self.nameserver,
-                "forwards": self.forwards,
-                "mounts": self._mount_files(Path(tmp)),
-            }
-            return self._run(argv, spec, timeout, env, capture)
+        tmp = tempfile.TemporaryDirectory(prefix="chaos-sandbox-")  # the mounted files live as long as the command
+        spec = {"nameserver": self.nameserver, "forwards": self.forwards, "mounts": self._mount_files(Path(tmp.name))}
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = [shutil.which("unshare") or "unshare", "-rnm", "--", sys.executable, "-I", "-S", str(_CHILD),
+                   str(child.fileno()), json.dumps(spec), *argv]
+        try:
+            proc = subprocess.Popen(command, pass_fds=[child.fileno()], stdin=stdin, stdout=stdout, stderr=stderr,
+                                    env=None if env is None else dict(env), cwd=cwd, start_new_session=True)
+        except OSError as exc:
+            parent.close()
+            tmp.cleanup()
+            raise SandboxError(f"cannot start the sandbox for {argv[0]!r}: {exc.strerror or exc}") from None
+        finally:
+            child.close()
+        running = SandboxedProcess(proc, argv, self.loop, tmp)
+        try:
+            with parent:
+                parent.settimeout(_READY_TIMEOUT)
+                sockets = self._receive_sockets(parent, proc, argv)
+                running.serve(self, sockets)
+                parent.sendall(b"go")
+                _expect_exec(parent, proc, argv)
+        except BaseException:
+            running.close()
+            raise
+        return running
 
     def _mount_files(self, tmp: Path) -> list[tuple[str, str]]:
         resolv = tmp / "resolv.conf"
@@ -128,37 +182,10 @@ class Sandbox:
             mounts.append((str(nsswitch), os.path.realpath("/etc/nsswitch.conf")))
         return mounts
 
-    def _run(self, argv: list[str], spec: dict, timeout: float | None, env: Mapping[str, str] | None,
-             capture: bool) -> subprocess.CompletedProcess:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pipe = subprocess.PIPE if capture else None
-        command = [shutil.which("unshare") or "unshare", "-rnm", "--", sys.executable, "-I", "-S", str(_CHILD),
-                   str(child.fileno()), json.dumps(spec), *argv]
-        try:
-            proc = subprocess.Popen(command, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL if capture else None,
-                                    stdout=pipe, stderr=pipe, env=None if env is None else dict(env),
-                                    start_new_session=True)
-        finally:
-            child.close()
-        served = _Served()
-        try:
-            with parent:
-                parent.settimeout(_READY_TIMEOUT)
-                sockets = self._receive_sockets(parent, proc, argv)
-                served.start(self, sockets)
-                parent.sendall(b"go")
-                _expect_exec(parent, proc, argv)
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise TimeoutExpired(f"sandboxed command {argv[0]!r} did not finish within {timeout:g} s; killed it") from None
-        finally:
-            _kill_group(proc)  # also on errors/KeyboardInterrupt: nothing it started is left running
-            served.close()
-        return subprocess.CompletedProcess(argv, proc.returncode, _text(stdout), _text(stderr))
-
     def _receive_sockets(self, channel: socket.socket, proc: subprocess.Popen, argv: list[str]) -> list[socket.socket]:
+        expected = 3 + len(self.forwards)  # DNS UDP, DNS TCP, the forwards, the connector
         try:
-            message, fds, _flags, _addr = socket.recv_fds(channel, 65536, 2 + len(self.forwards))
+            message, fds, _flags, _addr = socket.recv_fds(channel, 65536, expected)
         except TimeoutError:
             raise SandboxError(f"sandbox for {argv[0]!r} did not get ready within {_READY_TIMEOUT:g} s") from None
         sockets = [socket.socket(fileno=fd) for fd in fds]
@@ -166,24 +193,57 @@ class Sandbox:
             proc.wait()
             raise SandboxError(f"sandbox for {argv[0]!r} exited during set-up with status {proc.returncode}")
         reply = json.loads(message)
-        if "error" in reply or len(sockets) != 2 + len(self.forwards):
+        if "error" in reply or len(sockets) != expected:
             for sock in sockets:
                 sock.close()
             raise SandboxError(f"sandbox set-up failed: {reply.get('error', 'wrong number of sockets')}")
         return sockets
 
 
-class _Served:
-    """The relays for one run, on the harness loop; ``close()`` closes every socket they own."""
+class Connector:
+    """Asks the sandbox's connector for a socket connected, inside the namespace, to ``host:port``."""
 
-    def __init__(self) -> None:
+    def __init__(self, channel: socket.socket) -> None:
+        self.channel = channel
+        self._lock = threading.Lock()
+
+    def connect(self, host: str, port: int) -> socket.socket:
+        with self._lock:
+            self.channel.sendall(json.dumps({"host": host, "port": port}).encode())
+            message, fds, _flags, _addr = socket.recv_fds(self.channel, 4096, 1)
+        if not message:
+            raise ConnectionRefusedError(f"the sandbox is gone; cannot reach {host}:{port} in it")
+        if not fds:
+            raise ConnectionRefusedError(f"{host}:{port} inside the sandbox: {json.loads(message)['error']}")
+        return socket.socket(fileno=fds[0])
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class SandboxedProcess:
+    """A command running in a sandbox, its relays on the harness loop, and its published ports."""
+
+    def __init__(self, proc: subprocess.Popen, argv: list[str], loop: LoopThread,
+                 files: tempfile.TemporaryDirectory) -> None:
+        self.proc = proc
+        self.files = files
+        self.argv = argv
+        self.loop = loop
         self.relays: list[UdpForward | TcpForward] = []
-        self.pending: list[socket.socket] = []
-        self.loop: LoopThread | None = None
+        self.published: dict[tuple[str, int], TcpForward] = {}
+        self.connector: Connector | None = None
+        self._pending: list[socket.socket] = []
 
-    def start(self, sandbox: Sandbox, sockets: list[socket.socket]) -> None:
-        self.loop = sandbox.loop
-        self.pending = list(sockets)
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def serve(self, sandbox: Sandbox, sockets: list[socket.socket]) -> None:
+        """Relay the DNS pair and every forward; keep the connector for ``publish``."""
+        self._pending = list(sockets)
+        self.connector = Connector(sockets[-1])
+        self._pending.remove(sockets[-1])
         dns = tuple(sandbox.dns_server.address)
         targets = [dns, dns, *sandbox.forwards]
         kinds = [UdpForward, TcpForward] + [TcpForward] * len(sandbox.forwards)
@@ -191,15 +251,57 @@ class _Served:
             relay = kind(sock, target)
             self.loop.run(relay.start())
             self.relays.append(relay)
-            self.pending.remove(sock)
+            self._pending.remove(sock)
+
+    def publish(self, host: str, port: int, inner: tuple[str, int]) -> tuple[str, int]:
+        """Serve ``host:port`` on this machine, relayed to ``inner`` inside the sandbox; the bound address."""
+        from harness.loopback import bind_socket
+
+        assert self.connector is not None
+        listener = bind_socket(require_loopback(host, what="published port"), port, what="published port")
+        listener.listen(128)
+        connector = self.connector
+
+        async def connect_inside() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            sock = await asyncio.to_thread(connector.connect, *inner)
+            return await asyncio.open_connection(sock=sock)
+
+        relay = TcpForward(listener, inner, connect=connect_inside)
+        address = listener.getsockname()[:2]
+        self.loop.run(relay.start())
+        self.published[address] = relay
+        return address
+
+    def unpublish(self, address: tuple[str, int]) -> None:
+        """Close a published port (its connections end; the port refuses until published again)."""
+        relay = self.published.pop(tuple(address), None)
+        if relay is not None:
+            self.loop.run(relay.close())
+
+    def stop(self, grace: float) -> int | None:
+        """SIGTERM the command, SIGKILL its group after ``grace`` seconds; its exit status."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(grace)
+        self.close()
+        return self.proc.returncode
 
     def close(self) -> None:
+        """Kill the whole process group, close every relay, published port and socket (idempotent)."""
+        _kill_group(self.proc)
+        for address in list(self.published):
+            self.unpublish(address)
         for relay in self.relays:
             self.loop.run(relay.close())
         self.relays = []
-        for sock in self.pending:
+        if self.connector is not None:
+            self.connector.close()
+            self.connector = None
+        for sock in self._pending:
             sock.close()
-        self.pending = []
+        self._pending = []
+        self.files.cleanup()
 
 
 def _check_argv(argv: Sequence[str]) -> list[str]:
@@ -251,7 +353,9 @@ def _wait_exited(pid: int, timeout: float) -> None:
     except ProcessLookupError:
         return
     try:
-        select.select([pidfd], [], [], timeout)
+        poller = select.poll()  # not select(): descriptors above 1023 are common in a busy harness
+        poller.register(pidfd, select.POLLIN)
+        poller.poll(timeout * 1000)
     finally:
         os.close(pidfd)
 

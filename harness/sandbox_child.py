@@ -8,8 +8,8 @@ own namespace. Only the standard library is used (no harness import) so start-up
 file works whatever ``sys.path`` the command gets.
 
 Protocol on ``FD`` (SOCK_SEQPACKET): child sends ``{"ready": true}`` with the fds (DNS UDP, DNS
-TCP, then one per forward in order) or ``{"error": "..."}``; the parent answers ``go``; the child
-execs the command. The fd is close-on-exec, so the parent sees EOF when the exec succeeded and an
+TCP, then one per forward in order, then the connector's end) or ``{"error": "..."}``; the parent
+answers ``go``; the child starts the connector and execs the command. The fd is close-on-exec, so the parent sees EOF when the exec succeeded and an
 ``{"error": ...}`` message when it failed.
 """
 
@@ -71,6 +71,47 @@ def prepare(spec: dict) -> list[socket.socket]:
     return socks
 
 
+def serve_connections(channel: socket.socket) -> None:
+    """The connector: connect inside the namespace on the parent's request and hand the socket out.
+
+    Traffic from the host to a server in the sandbox (the app under test) cannot be relayed by a
+    listener created here: the server is not listening yet. So the parent asks, per accepted
+    connection, ``{"host", "port"}``; we connect from inside and send back the connected socket
+    (or ``{"error"}``). Runs until the parent closes its end.
+    """
+    while True:
+        request = channel.recv(4096)
+        if not request:
+            return
+        target = json.loads(request)
+        try:
+            sock = socket.create_connection((target["host"], target["port"]), timeout=5)
+        except OSError as exc:
+            send(channel, {"error": exc.strerror or str(exc)})
+            continue
+        send(channel, {"ok": True}, [sock.fileno()])
+        sock.close()
+
+
+def start_connector(channel: socket.socket, exec_channel: socket.socket) -> None:
+    """Double-fork the connector so the command (exec'd in this process) never has to reap it."""
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)
+        channel.close()
+        return
+    if os.fork():
+        os._exit(0)
+    try:
+        exec_channel.close()  # the parent must see EOF when the command's exec succeeds
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # never hold the command's output pipes open
+            os.dup2(null, fd)
+        serve_connections(channel)
+    finally:
+        os._exit(0)
+
+
 def send(channel: socket.socket, message: dict, fds: list[int] = ()) -> None:
     socket.send_fds(channel, [json.dumps(message).encode()], list(fds))
 
@@ -85,11 +126,13 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         send(channel, {"error": exc.strerror or str(exc)})
         return 1
-    send(channel, {"ready": True}, [s.fileno() for s in socks])
-    for sock in socks:  # the parent holds duplicates; the command must not inherit them
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    send(channel, {"ready": True}, [s.fileno() for s in socks] + [theirs.fileno()])
+    for sock in [*socks, theirs]:  # the parent holds duplicates; the command must not inherit them
         sock.close()
     if channel.recv(16) != b"go":
         return 1  # the parent gave up (timeout, error): nothing to run
+    start_connector(ours, channel)
     try:
         os.execvp(command[0], command)
     except OSError as exc:

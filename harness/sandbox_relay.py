@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Awaitable, Callable
 
 _CHUNK = 65536
 
@@ -30,12 +31,20 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, othe
         other.close()
 
 
-class TcpForward:
-    """Accepts on ``listener`` (a listening socket from another namespace) and relays to ``target``."""
+Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
-    def __init__(self, listener: socket.socket, target: tuple[str, int]) -> None:
+
+class TcpForward:
+    """Accepts on ``listener`` (a listening socket from another namespace) and relays to ``target``.
+
+    ``connect`` opens the upstream side instead of connecting to ``target`` from here: traffic
+    into the sandbox gets a socket connected inside it (``harness.sandbox.Connector``).
+    """
+
+    def __init__(self, listener: socket.socket, target: tuple[str, int], *, connect: Opener | None = None) -> None:
         self.listener = listener
         self.target = target
+        self._connect = connect or (lambda: asyncio.open_connection(*self.target))
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -49,13 +58,15 @@ class TcpForward:
         self._connections.add(task)
         upstream_writer = None
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+            upstream_reader, upstream_writer = await self._connect()
             await asyncio.gather(
                 _pipe(client_reader, upstream_writer, client_writer),
                 _pipe(upstream_reader, client_writer, upstream_writer),
             )
         except OSError:
             pass  # the real service refused: the client sees its connection closed, as it would
+        except asyncio.CancelledError:
+            pass  # close(): end quietly (a cancelled server-callback task is logged as an error by asyncio)
         finally:
             self._connections.discard(task)
             for writer in (client_writer, upstream_writer):

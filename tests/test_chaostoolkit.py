@@ -18,8 +18,9 @@ from chaoslib.exceptions import ActivityFailed
 
 from harness.chaostoolkit import actions, probes
 from harness.errors import HarnessError
+from cli_process import harness_up
 from harness.resolver import use_harness_dns
-from test_control_api import CLI, EAST, Process, remote  # noqa: F401  (remote: a reset RemoteHarness on this module's 'up')
+from test_control_api import EAST, remote  # noqa: F401  (remote: a reset RemoteHarness on this module's 'up')
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = ROOT / "examples" / "chaostoolkit" / "experiment.json"
@@ -29,13 +30,8 @@ WEST = "dynamodb.us-west-2.amazonaws.com"
 
 @pytest.fixture(scope="module")
 def up():
-    proc = Process(CLI + ["up", "dns-empty-answer", "--no-app", "--control", "127.0.0.1:0"])
-    try:
-        url = proc.wait_line(r"^control\s+(http://\S+)").group(1)
-        proc.wait_line(r"harness is up")
+    with harness_up("dns-empty-answer", "--no-app") as url:
         yield url
-    finally:
-        assert proc.stop() == 130, proc.lines
 
 
 def test_example_experiment_completes_and_its_rollback_clears_the_fault(up, remote, tmp_path):

@@ -9,13 +9,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -32,57 +30,13 @@ from harness.errors import (
 )
 from harness.loopback import LoopbackPool, bind_socket
 from harness.resolver import use_harness_dns
+from cli_process import Process
 from conftest import require_tool
 
 BIN = Path(sys.executable).parent
 CLI = [str(BIN / "chaos-harness")]
 SCENARIO = "dns-empty-answer"  # built-in, 10 s of drill time
 EAST = "dynamodb.us-east-1.amazonaws.com"
-START_TIMEOUT = 60.0
-
-
-class Process:
-    """A child process whose stdout lines are collected by a thread, waited on with a timeout."""
-
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, **(env or {})})
-        self._reader = threading.Thread(target=self._read, name="test-process-reader")
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_line(self, pattern: str, timeout: float = START_TIMEOUT) -> re.Match[str]:
-        """The first output line matching ``pattern``; fails with the output so far otherwise."""
-        while True:
-            try:
-                line = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                pytest.fail(f"no line matching {pattern!r} within {timeout} s; output: {self.lines}")
-            if line is None:
-                pytest.fail(f"process exited ({self.proc.wait()}) before printing {pattern!r}; output: {self.lines}")
-            self.lines.append(line)
-            match = re.search(pattern, line)
-            if match:
-                return match
-
-    def stop(self) -> int:
-        """SIGINT (clean shutdown), then SIGKILL if it does not exit in time."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join()
-        return self.proc.returncode
 
 
 @pytest.fixture(scope="module")

@@ -180,9 +180,11 @@ def test_the_2025_replay_follows_the_outage_timeline_at_real_time(tmp_path, caps
     err = capsys.readouterr().err
     from harness.scenario import load_scenario
 
-    throttle, flap = (Path(step.where).name for step in load_scenario("us-east-1-2025-10-20").method[1:3])
-    assert f"skipped method[1] ({throttle}) dynamodb.throttle: acts on the harness's mocked DynamoDB" in err
-    assert f"skipped method[2] ({flap}) health.flap: targets the harness's sample app" in err
+    lines = {step.name: step.where.rsplit(":", 1)[1] for step in load_scenario("us-east-1-2025-10-20").method}
+    assert (f"skipped method[1] (us-east-1-2025-10-20.yaml:{lines['dynamodb.throttle']}) dynamodb.throttle: "
+            "acts on the harness's mocked DynamoDB") in err
+    assert (f"skipped method[2] (us-east-1-2025-10-20.yaml:{lines['health.flap']}) health.flap: "
+            "targets the harness's sample app") in err
 
 
 def test_time_scale_compresses_the_timeline(tmp_path):

@@ -8,16 +8,17 @@ audit report "1 of 98 acknowledged sessions not found at the end": a lost write 
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
-from harness.drill.load import LoadGenerator
+from apps.json_handler import JsonHandler
+from harness.drill.traffic import TrafficGenerator
 from harness.loopback import LoopbackPool
 from harness.scenario.model import LoadProfile
+from harness.scenario.session_traffic import session_traffic
 
 
 class DroppingLogoutApp(ThreadingHTTPServer):
@@ -34,34 +35,22 @@ class DroppingLogoutApp(ThreadingHTTPServer):
         self.dropped = 0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonHandler):
     server: DroppingLogoutApp
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def _reply(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path == "/users":
-            return self._reply(201, {})
+            return self.reply(201, {})
         session = uuid.uuid4().hex
         with self.server.lock:
             self.server.sessions[session] = not (self.server.lose and not self.server.sessions)
-        self._reply(201, {"session": {"session_id": session}})
+        self.reply(201, {"session": {"session_id": session}})
 
     def do_GET(self) -> None:
         with self.server.lock:
             live = self.server.sessions.get(self.path.rsplit("/", 1)[-1], False)
-        self._reply(200 if live else 404, {"session": {}} if live else {"error": "not_found"})
+        self.reply(200 if live else 404, {"session": {}} if live else {"error": "not_found"})
 
     def do_DELETE(self) -> None:
         session = self.path.rsplit("/", 1)[-1]
@@ -73,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
         if first:  # applied, but the replica went away before its answer
             self.close_connection = True
             return
-        self._reply(200 if live else 404, {"deleted": session} if live else {"error": "not_found"})
+        self.reply(200 if live else 404, {"deleted": session} if live else {"error": "not_found"})
 
 
 @pytest.mark.parametrize("lose, lost", [(False, 0), (True, 1)], ids=["logouts-retried", "one-write-lost"])
@@ -85,7 +74,8 @@ def test_a_retried_logout_is_no_lost_write_but_a_vanished_session_is(lose: bool,
         host, port = app.server_address[:2]
         profile = LoadProfile(rps=200, duration=0.5, users=4, workers=2, request_timeout=2.0,
                               mix={"login": 1.0, "validate": 1.0, "logout": 2.0})
-        load = LoadGenerator(f"http://{host}:{port}", profile, 0.5, seed=3)
+        traffic, writes = session_traffic(profile.mix, profile.users)  # the sample app's traffic, as data
+        load = TrafficGenerator(f"http://{host}:{port}", profile, 0.5, 3, traffic, writes)
         load.prepare()
         load.start()
         load.join()

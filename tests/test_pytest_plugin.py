@@ -111,7 +111,8 @@ def test_marker_wraps_the_test_and_the_next_test_starts_clean(pytester: pytest.P
         def test_after_a_failing_fault_test(chaos_harness, chaos_dynamodb):
             assert chaos_harness.chaos.active == []
             assert socket.getaddrinfo("{EAST}", 443)
-            assert chaos_dynamodb.client("us-west-2").list_tables()["TableNames"]
+            chaos_dynamodb.create_table({{"name": "carts", "partition_key": "id"}})
+            assert chaos_dynamodb.client("us-west-2").list_tables()["TableNames"] == ["carts"]  # throttle cleared
     """))
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
@@ -208,8 +209,9 @@ def test_each_xdist_worker_runs_its_own_harness(pytester: pytest.Pytester, tmp_p
 
         @pytest.mark.parametrize("n", range(4))
         def test_worker(n, chaos_dns, chaos_dynamodb, chaos):
+            chaos_dynamodb.create_table({{"name": "carts", "partition_key": "id"}})  # the harness creates none itself
             with chaos.inject("dns.nxdomain", qname="x.amazonaws.com"):
-                assert chaos_dynamodb.client("us-east-1").list_tables()["TableNames"]
+                assert chaos_dynamodb.client("us-east-1").list_tables()["TableNames"] == ["carts"]
             path = {str(tmp_path)!r} + f"/{{n}}"
             with open(path, "w") as f:
                 f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {{chaos_dns.address[0]}} {{chaos_dynamodb.endpoint_url()}}")

@@ -140,6 +140,31 @@ def test_app_profile_and_overrides_are_checked():
     assert (sc.app.profile, sc.app.overrides) == ("naive", {"cache_ttl": 5})
 
 
+def test_builtin_scenarios_describe_the_sample_app_like_any_app() -> None:
+    """Their traffic/writes sections are what load.mix stands for: one description, no drift."""
+    from harness.scenario import builtin_scenarios, load_scenario
+    from harness.scenario.session_traffic import session_traffic
+
+    for name in builtin_scenarios():
+        sc = load_scenario(name)
+        weights = {r.name: r.weight for r in sc.traffic.requests}
+        assert (sc.traffic, sc.writes) == session_traffic(weights, sc.traffic.users), name
+        assert sc.app.region_header == "X-Served-By-Region"
+
+
+def test_traffic_with_load_mix_is_rejected_by_line() -> None:
+    text = """\
+title: t
+load: {duration: 2s, mix: {login: 1}}
+traffic:
+  requests: [{method: GET, path: /}]
+steady_state: [lost_writes: 0]
+method: []
+"""
+    with pytest.raises(ScenarioError, match=r"t.yaml:2: load.mix: load.mix and load.users are the sample app's"):
+        parse_scenario(text, "t.yaml")
+
+
 # -- hostile files (issue 12) ---------------------------------------------------------------------
 LAUGHS = "".join(f"{chr(97 + i + 1)}: &{chr(97 + i + 1)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
 

@@ -221,10 +221,22 @@ class RemoteHarness:
         self.zones: tuple[str, ...] = tuple(state["zones"])
         self.dynamodb = RemoteDynamo(self.client, state["endpoints"]) if state["replication"] else None
         self.app = RemoteApp(self.client, state["app"]) if state["app"] else None
+        #: TCP services a sandboxed program must reach at their own addresses (nodes, app replicas).
+        self.forwards: list[tuple[str, int]] = [(self._reachable(h), int(p)) for h, p in state.get("forwards", [])]
+        self._client_environment: dict[str, str] = dict(state.get("client_environment", {}))
 
     @property
     def url(self) -> str:
         return self.client.url
+
+    @property
+    def dns_client_address(self) -> tuple[str, int]:
+        """Where a client on this machine sends DNS queries (``Harness.dns_client_address``)."""
+        if self.dns_address is None:
+            from harness.errors import ComponentMissingError
+
+            raise ComponentMissingError(f"the harness at {self.url} runs no DNS server")
+        return self.dns_address
 
     def _reachable(self, host: str) -> str:
         """A wildcard-bound DNS server is reached at the control URL's host."""
@@ -238,6 +250,18 @@ class RemoteHarness:
 
     def reset(self) -> None:
         self.client.request("POST", "/reset")
+
+    def client_environment(self) -> dict[str, str]:
+        """The variables that point an SDK at this harness (``Harness.client_environment``)."""
+        return dict(self._client_environment)
+
+    def create_tables(self, specs: list[Mapping[str, Any]]) -> list[str]:
+        """Create global tables (CreateTable-shaped specs) unless they exist; the names created."""
+        return list(self.client.request("POST", "/tables", {"tables": list(specs)})["created"])
+
+    def item_in_regions(self, table: str, key: Mapping[str, Any]) -> dict[str, Any]:
+        """``{region: item or None}``: the item under a plain key in each region's table now."""
+        return dict(self.client.request("POST", "/tables/item", {"table": table, "key": dict(key)}))
 
     def dns_log(self, name: str | None = None, qtype: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         return self.client.request("GET", "/dns/log", query={"name": name, "qtype": qtype, "limit": limit})

@@ -103,6 +103,8 @@ class ControlApi:
                 ("POST", "/replication/resume", self.resume),
                 ("POST", "/replication/wait", self.wait),
                 ("GET", "/app/metrics", self.app_metrics),
+                ("POST", "/tables", self.create_tables),
+                ("POST", "/tables/item", self.table_item),
             )
         ]
 
@@ -147,6 +149,11 @@ class ControlApi:
             "endpoints": {r.name: r.endpoint_url for r in dynamodb.regions} if dynamodb is not None else {},
             "replication": dynamodb is not None,
             "app": app.url if app is not None else None,
+            # What a sandbox joining this harness needs (``chaos-harness run --harness-url``); a
+            # harness without a sandbox side (e.g. test doubles) offers none.
+            "forwards": [list(f) for f in getattr(h, "forwards", [])],
+            "client_environment": h.client_environment() if hasattr(h, "client_environment") else {},
+            "tables": list(getattr(dynamodb, "tables", [])) if dynamodb is not None else [],
             "clock": h.chaos.clock(),
         }
 
@@ -236,6 +243,26 @@ class ControlApi:
         if app is None:
             raise ApiError(404, "this harness runs no sample app (started with --no-app)")
         return 200, app.metrics()
+
+    def create_tables(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """Create global tables from CreateTable-shaped specs: ``{"tables": [{"TableName": ...}, ...]}``."""
+        request = _json_object(body)
+        specs = request.get("tables")
+        if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+            raise ApiError(400, 'POST /v1/tables needs {"tables": [<CreateTable request>, ...]}')
+        dynamodb = self._component("dynamodb", "the DynamoDB regions")
+        created = dynamodb.create_tables(specs, exist_ok=True)
+        return 201, {"created": [spec.name for spec in created]}
+
+    def table_item(self, *, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """One item as each region's table holds it now: ``{"table", "key"}`` -> ``{region: item|null}``."""
+        request = _json_object(body)
+        table, key = request.get("table"), request.get("key")
+        if not isinstance(table, str) or not isinstance(key, dict):
+            raise ApiError(400, 'POST /v1/tables/item needs {"table": "<name>", "key": {<attribute>: <value>}}')
+        from harness.dynamodb.items import item_in_regions
+
+        return 200, item_in_regions(self._component("dynamodb", "the DynamoDB regions"), table, key)
 
     def _component(self, attr: str, what: str) -> Any:
         value = getattr(self.harness, attr, None)

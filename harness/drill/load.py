@@ -1,4 +1,4 @@
-"""A seeded, bounded load generator that acts like the app's users and records what they saw.
+"""A seeded, bounded load engine that acts like the app's users and records what they saw.
 
 The plan (which request is sent when, for which user, with which random draw) is computed up
 front from the seed, so two runs of a scenario send the same requests at the same offsets; only
@@ -6,14 +6,13 @@ the app's answers differ. Users are pinned to a fixed set of worker threads (a u
 are sequential, like a real client holding one session), the number of requests is fixed by
 ``rps * duration``, every request has a timeout, and nothing is sent after the load's deadline.
 
-A login that got no answer (or a 5xx) is ambiguous: the user replays it with the same
-Idempotency-Key next time, as a careful client would; two different sessions acknowledged for one
-key are duplicate writes. At the end ``audit()`` reads back every acknowledged, not logged-out
-session: one that cannot be read is a lost write.
+What each request *is* belongs to a subclass (``harness.drill.traffic.TrafficGenerator``: traffic
+described as data); this module owns pacing, the HTTP client, records and coordinated omission.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import http.client
 import ipaddress
@@ -32,21 +31,8 @@ from harness.errors import ConfigError, HarnessError
 from harness.loopback import is_loopback
 from harness.scenario.model import LoadProfile
 
-PASSWORD = "drill-password-0123"
-VERIFY_ATTEMPTS = 3
-
-
 class LoadError(HarnessError):
     """The load generator could not prepare the app (e.g. creating the drill's users failed)."""
-
-
-@dataclass(frozen=True)
-class AppApi:
-    """The sample app's HTTP API, in one place (see the table in sample_app/server.py)."""
-
-    create_user: tuple[str, str] = ("POST", "/users")
-    login: tuple[str, str] = ("POST", "/sessions")
-    session: str = "/sessions/{id}"  # GET validates, DELETE logs out
 
 
 @dataclass(frozen=True)
@@ -55,6 +41,7 @@ class Response:
     body: dict[str, Any]
     latency: float
     error: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
     resent: bool = False  # sent twice: the first try may have been applied before its connection dropped
 
 
@@ -100,12 +87,13 @@ class HttpClient:
                 if attempt == 1 and reused and isinstance(exc, _STALE_CONNECTION):
                     resent = True
                     continue
-                return Response(0, {}, self.clock() - started, f"{type(exc).__name__}: {exc}".strip(": "), resent)
+                return Response(0, {}, self.clock() - started, f"{type(exc).__name__}: {exc}".strip(": "), resent=resent)
         try:
             parsed = json.loads(raw) if raw else {}
         except ValueError:
             parsed = {}
-        return Response(reply.status, parsed if isinstance(parsed, dict) else {}, self.clock() - started, resent=resent)
+        return Response(reply.status, parsed if isinstance(parsed, dict) else {}, self.clock() - started,
+                        resent=resent, headers={k.lower(): v for k, v in reply.getheaders()})
 
     def close(self) -> None:
         if self._conn is not None:
@@ -166,36 +154,18 @@ def plan(profile: LoadProfile, wall_duration: float, seed: int) -> list[Planned]
     return [Planned(i, i / profile.rps, rng.randrange(profile.users), rng.random()) for i in range(count)]
 
 
-@dataclass
-class _User:
-    name: str
-    session: str | None = None
-    pending_key: str | None = None
+class LoadGenerator(abc.ABC):
+    """Runs the plan on worker threads; subclasses say what each planned request is (``_do``)."""
 
-
-@dataclass
-class _Ledger:
-    """Acknowledged writes, shared by the workers: session -> live/deleted/unknown; key -> sessions."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    sessions: dict[str, str] = field(default_factory=dict)
-    by_key: dict[str, set[str]] = field(default_factory=dict)
-
-
-class LoadGenerator:
     def __init__(self, url: str, profile: LoadProfile, wall_duration: float, seed: int, *,
-                 api: AppApi = AppApi(), clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         HttpClient(url, profile.request_timeout)  # validate the URL now, before any thread starts
         self.url = url
         self.profile = profile
         self.wall_duration = wall_duration
         self.seed = seed
-        self.api = api
         self.clock = clock
         self.plan = plan(profile, wall_duration, seed)
-        self.users = [_User(f"drill-{seed}-{i:04d}") for i in range(profile.users)]
-        self._ops = self._op_table(profile.mix)
-        self._ledger = _Ledger()
         self._records: list[RequestRecord] = []
         self._records_lock = threading.Lock()
         self._stop = threading.Event()
@@ -203,19 +173,24 @@ class LoadGenerator:
         self.started_at: float | None = None
         self.skipped = 0
 
-    # -- setup --------------------------------------------------------------------------------
+    # -- what a request is (subclasses) ----------------------------------------------------
+    @abc.abstractmethod
     def prepare(self) -> None:
-        """Create the drill's users (409 'already exists' is fine); fail loudly if the app can't."""
-        client = HttpClient(self.url, self.profile.request_timeout, self.clock)
-        method, path = self.api.create_user
-        try:
-            for user in self.users:
-                reply = client.send(method, path, {"username": user.name, "password": PASSWORD})
-                if reply.status not in (200, 201, 409):
-                    detail = reply.error or f"HTTP {reply.status} {reply.body.get('error', '')}".strip()
-                    raise LoadError(f"the app at {self.url} did not create drill user {user.name}: {detail}")
-        finally:
-            client.close()
+        """Before the load starts (e.g. create the drill's accounts); ``LoadError`` if the app can't."""
+
+    @abc.abstractmethod
+    def _do(self, client: "HttpClient", item: Planned) -> RequestRecord:
+        """Send planned request ``item`` and record what its user saw."""
+
+    @abc.abstractmethod
+    def _gave_up(self, item: Planned, late: float) -> RequestRecord:
+        """A request its user could not even send in time, because the app held the user's
+        previous one: a failure at its planned time. Counting it (instead of quietly sending it
+        late) keeps a hanging app from looking healthy (coordinated omission)."""
+
+    @abc.abstractmethod
+    def audit(self) -> tuple[WriteAudit, list[RequestRecord]]:
+        """After the run: check acknowledged writes; the audit and its read-back records."""
 
     # -- running ------------------------------------------------------------------------------
     def start(self, started_at: float | None = None) -> None:
@@ -277,116 +252,3 @@ class LoadGenerator:
     def records_since(self, t: float) -> list[RequestRecord]:
         with self._records_lock:
             return [r for r in self._records if r.t >= t]
-
-    @staticmethod
-    def _op_table(mix: dict[str, float]) -> list[tuple[float, str]]:
-        total = sum(mix.values())
-        table, acc = [], 0.0
-        for op in ("login", "validate", "logout"):
-            acc += mix.get(op, 0.0) / total
-            table.append((acc, op))
-        return table
-
-    def _choose(self, user: _User, draw: float) -> str:
-        if user.session is None:
-            return "login"
-        return next((op for edge, op in self._ops if draw < edge), "validate")
-
-    def _do(self, client: HttpClient, item: Planned) -> RequestRecord:
-        user = self.users[item.user]
-        op = self._choose(user, item.draw)
-        sent = self.clock() - self.started_at
-        if op == "login":
-            key = user.pending_key or f"{self.seed}-{item.seq}"
-            method, path = self.api.login
-            reply = client.send(method, path, {"username": user.name, "password": PASSWORD}, {"Idempotency-Key": key})
-            session = _session_id(reply.body) if reply.status in (200, 201) else None
-            ok = session is not None
-            self._after_login(user, key, reply, session)
-            return self._make(item, sent, op, user, reply, ok, session, key)
-        session = user.session
-        path = self.api.session.format(id=session)
-        if op == "validate":
-            reply = client.send("GET", path)
-            return self._make(item, sent, op, user, reply, reply.status == 200, session, None)
-        reply = client.send("DELETE", path)
-        ok = reply.status in (200, 204)
-        # A logout sent again after its connection dropped may have been applied the first time:
-        # its 404 then says "already logged out" (by us), not "this session was never there".
-        ambiguous = reply.status == 0 or reply.status >= 500 or (reply.status == 404 and reply.resent)
-        with self._ledger.lock:
-            if ok:
-                self._ledger.sessions[session] = "deleted"
-            elif ambiguous:
-                self._ledger.sessions[session] = "unknown"  # may or may not be deleted: not checked
-        if ok or ambiguous:
-            user.session = None
-        return self._make(item, sent, op, user, reply, ok, session, None)
-
-    def _after_login(self, user: _User, key: str, reply: Response, session: str | None) -> None:
-        if session is not None:
-            user.session, user.pending_key = session, None
-            with self._ledger.lock:
-                self._ledger.sessions.setdefault(session, "live")
-                self._ledger.by_key.setdefault(key, set()).add(session)
-        elif reply.status == 0 or reply.status >= 500:
-            user.pending_key = key  # ambiguous: the write may have landed; replay with the same key
-        else:
-            user.pending_key = None
-
-    def _gave_up(self, item: Planned, late: float) -> RequestRecord:
-        """A request its user could not even send in time, because the app held the user's
-        previous one: a failure at its planned time. Counting it (instead of quietly sending it
-        late) keeps a hanging app from looking healthy (coordinated omission)."""
-        user = self.users[item.user]
-        op = self._choose(user, item.draw)
-        return RequestRecord(
-            seq=item.seq, t=round(item.at, 6), op=op, user=user.name, status=0, latency=round(late, 6), ok=False,
-            session=user.session, error=f"not sent: the user waited {late:.2f}s on an earlier request",
-        )
-
-    @staticmethod
-    def _make(item: Planned, sent: float, op: str, user: _User, reply: Response, ok: bool,
-              session: str | None, key: str | None) -> RequestRecord:
-        body = reply.body
-        error = reply.error or (None if ok else f"HTTP {reply.status} {body.get('error', '')}".strip())
-        return RequestRecord(
-            seq=item.seq, t=round(sent, 6), op=op, user=user.name, status=reply.status,
-            latency=round(reply.latency, 6), ok=ok, region=body.get("region") if isinstance(body.get("region"), str) else None,
-            cached=(body.get("source") == "cache") if "source" in body else None,
-            session=session, key=key, error=error,
-        )
-
-    # -- end of run ---------------------------------------------------------------------------
-    def audit(self) -> tuple[WriteAudit, list[RequestRecord]]:
-        """Read back every acknowledged live session; report lost and duplicate writes."""
-        with self._ledger.lock:
-            live = sorted(s for s, state in self._ledger.sessions.items() if state == "live")
-            duplicates = sorted(k for k, sessions in self._ledger.by_key.items() if len(sessions) > 1)
-        client = HttpClient(self.url, self.profile.request_timeout, self.clock)
-        lost, unverified, records = [], [], []
-        try:
-            for i, session in enumerate(live):
-                for _ in range(VERIFY_ATTEMPTS):
-                    sent = self.clock() - self.started_at
-                    reply = client.send("GET", self.api.session.format(id=session))
-                    if reply.status != 0 and reply.status < 500:
-                        break
-                rec = self._make(Planned(-1 - i, 0, 0, 0), sent, "verify", _User("audit"), reply,
-                                 reply.status == 200, session, None)
-                records.append(rec)
-                if reply.status == 0 or reply.status >= 500:
-                    unverified.append(session)
-                elif not rec.ok:
-                    lost.append(session)
-        finally:
-            client.close()
-        audit = WriteAudit(checked=len(live), lost=tuple(lost), duplicates=tuple(duplicates), unverified=tuple(unverified))
-        return audit, records
-
-
-def _session_id(body: dict[str, Any]) -> str | None:
-    session = body.get("session")
-    if isinstance(session, dict) and isinstance(session.get("session_id"), str):
-        return session["session_id"]
-    return None

@@ -26,14 +26,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.chaos import ActiveFault, Chaos
+from harness.chaos import Chaos
 from harness.drill import slo
+from harness.drill.method import MethodWalk
+from harness.drill.serving_region import attribute, dynamodb_calls
+from harness.drill.traffic import TrafficGenerator
 from harness.drill.lag import LagMonitor, LagReport
-from harness.drill.load import LoadGenerator
 from harness.drill.progress import NullProgress, Progress, Snapshot
 from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
 from harness.errors import ConfigError, HarnessError, TimeoutExpired
-from harness.scenario.actions import ACTIONS
 from harness.scenario.model import Scenario, Step
 
 REPLICATION_CATCH_UP = 15.0  # wall seconds to wait for replication before reading writes back
@@ -73,6 +74,7 @@ class DrillResult:
     slos: list[slo.SLOResult] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)  # timeline/rollback log
     app_metrics: Mapping[str, Any] | None = None
+    app_output: dict[str, list[str]] = field(default_factory=dict)  # last lines of each replica's output
     skipped: int = 0
     error: str | None = None
     interrupted: bool = False
@@ -135,7 +137,7 @@ class DrillResult:
 class DrillRunner:
     def __init__(self, scenario: Scenario, env: DrillEnvironment, *, app_url: str | None = None,
                  progress: Progress | None = None) -> None:
-        url = app_url or getattr(getattr(env, "app", None), "url", None)
+        url = app_url or scenario.app.url or getattr(getattr(env, "app", None), "url", None)
         if not url:
             raise ConfigError("no app to drill: the harness runs no sample app and no --app-url was given")
         self.scenario = scenario
@@ -143,9 +145,8 @@ class DrillRunner:
         self.url = url
         self.progress = progress or NullProgress()
         self.clock = env.chaos.clock
-        self._abort = threading.Event()
-        self._held: dict[int, Step] = {}  # actions with 'for' currently in effect
-        self._faults: dict[int, ActiveFault] = {}
+        self.method = MethodWalk(scenario, env, self.clock)
+        self._abort = self.method.abort
         self._t0 = 0.0
 
     # -- public -------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ class DrillRunner:
         result = DrillResult(sc, self.url, _now())
         options = getattr(getattr(self.env, "resolver", None), "options", None)
         result.resolver = options.to_dict() if options is not None else None
-        load = LoadGenerator(self.url, sc.load, sc.wall_duration, sc.seed, clock=self.clock)
+        load = self._generator()
         loop_thread = getattr(self.env, "loop", None)
         monitor = LagMonitor(sc.load.lag_budget, clock=self.clock, loop=getattr(loop_thread, "loop", None))
         ticker: threading.Thread | None = None
@@ -165,7 +166,7 @@ class DrillRunner:
             load.start(self._t0)
             ticker = threading.Thread(target=self._tick, args=(load,), name="drill-progress")
             ticker.start()
-            self._walk_timeline(result)
+            self.method.walk(self._t0, lambda text: self._note(result, text))
             load.join()
         except KeyboardInterrupt:
             result.interrupted = True
@@ -180,7 +181,7 @@ class DrillRunner:
                 ticker.join()
             monitor.stop()
             self._rollback(result)
-            result.records = load.records()
+            result.records = attribute(load.records(), dynamodb_calls(self.env, self._t0))
             result.lag = monitor.report(result.records)
             result.skipped = load.skipped
             result.windows = self._windows()
@@ -192,57 +193,27 @@ class DrillRunner:
                                    result.lag)
         return result
 
-    # -- timeline -----------------------------------------------------------------------------
+    def _generator(self) -> TrafficGenerator:
+        """The scenario's ``traffic`` against the app, its ``writes`` audited at the end."""
+        sc = self.scenario
+        if sc.traffic is None:
+            raise ConfigError(f"scenario {sc.name!r} describes no traffic")
+        return TrafficGenerator(self.url, sc.load, sc.wall_duration, sc.seed, sc.traffic, sc.writes,
+                                region_header=sc.app.region_header,
+                                tables=getattr(self.env, "item_in_regions", None), clock=self.clock)
+
+    # -- timeline ---------------------------------------------------------------------------
     def schedule(self) -> list[tuple[float, int, str, Step]]:
         """(wall time, order, start|stop, step) sorted; stops go first at equal times."""
-        events = []
-        for step in self.scenario.method:
-            events.append((self.scenario.wall(step.at), 1, "start", step))
-            if step.end is not None:
-                events.append((self.scenario.wall(step.end), 0, "stop", step))
-        return sorted(events, key=lambda e: (e[0], e[1], e[3].index))
+        return self.method.schedule()
 
-    def _walk_timeline(self, result: DrillResult) -> None:
-        for at, _, what, step in self.schedule():
-            delay = self._t0 + at - self.clock()
-            if delay > 0 and self._abort.wait(delay):
-                return
-            (self._start if what == "start" else self._stop)(step)
-            self._note(result, f"{what} {step.kind} {step.name}" + (f" ({step.note})" if step.note else ""))
-
-    def _start(self, step: Step) -> None:
-        if step.kind == "fault":
-            self._faults[step.index] = self.env.chaos.inject(step.name, dict(step.options))
-            return
-        ACTIONS[step.name].run(self.env, step.options)
-        if step.duration is not None:
-            self._held[step.index] = step
-
-    def _stop(self, step: Step) -> None:
-        if step.kind == "fault":
-            self.env.chaos.clear(self._faults[step.index])
-        else:
-            self._held.pop(step.index, None)
-            ACTIONS[step.name].undo(self.env, step.options)
-
-    # -- rollbacks ----------------------------------------------------------------------------
     def _rollback(self, result: DrillResult) -> None:
         """Clear every fault, undo held actions, run the scenario's rollbacks; log, never stop early."""
-        undo = [(f"undo {s.name}", lambda s=s: ACTIONS[s.name].undo(self.env, s.options)) for s in self._held.values()]
-        self._held.clear()
-        steps = [("clear all faults", self.env.chaos.clear_all), *undo]
-        steps += [(f"rollback {s.name}", lambda s=s: ACTIONS[s.name].run(self.env, s.options))
-                  for s in self.scenario.rollbacks]
-        for label, fn in steps:
-            try:
-                fn()
-                self._note(result, label)
-            except Exception as exc:  # a failed rollback is reported, the others still run
-                self._note(result, f"{label} failed: {exc}")
-                result.error = result.error or f"rollback '{label}' failed: {exc}"
+        failed = self.method.rollback(lambda text: self._note(result, text))
+        result.error = result.error or failed
 
     # -- verification and data ------------------------------------------------------------------
-    def _verify(self, load: LoadGenerator, result: DrillResult) -> None:
+    def _verify(self, load: TrafficGenerator, result: DrillResult) -> None:
         replication = getattr(getattr(self.env, "dynamodb", None), "replication", None)
         if replication is not None:
             try:
@@ -252,6 +223,8 @@ class DrillRunner:
         result.audit, verify_records = load.audit()
         result.records.extend(verify_records)
         app = getattr(self.env, "app", None)
+        if app is not None and hasattr(app, "output"):
+            result.app_output = app.output()
         if app is not None and hasattr(app, "metrics"):
             try:
                 result.app_metrics = dict(app.metrics())
@@ -259,32 +232,24 @@ class DrillRunner:
                 self._note(result, f"app metrics unavailable: {exc}")
 
     def _windows(self) -> list[FaultWindow]:
-        out = []
-        for index, handle in sorted(self._faults.items()):
-            step = self.scenario.method[index]
-            record = handle.record
-            end = None if step.end is None or record.cleared is None else round(record.cleared - self._t0, 6)
-            out.append(FaultWindow(step.name, round(record.started - self._t0, 6), end,
-                                   dict(step.options), index, step.label))
-        return out
+        return self.method.windows()
 
     def _note(self, result: DrillResult, text: str) -> None:
         t = round(self.clock() - self._t0, 3) if self._t0 else 0.0
         result.notes.append({"t": t, "text": text})
         self.progress.note(f"[{t:5.1f}s] {text}")
 
-    def _tick(self, load: LoadGenerator) -> None:
+    def _tick(self, load: TrafficGenerator) -> None:
         while not self._abort.wait(self.progress.interval):
             self.progress.update(self.snapshot(load))
 
-    def snapshot(self, load: LoadGenerator) -> Snapshot:
+    def snapshot(self, load: TrafficGenerator) -> Snapshot:
         elapsed = self.clock() - self._t0
         recent = load.records_since(elapsed - 1.0)
         everything = load.records()
         ok = [r for r in recent if r.ok]
         regions = [r.region for r in ok if r.region]
-        active = tuple(self.scenario.method[i].label for i, h in self._faults.items() if h.active)
-        active += tuple(s.label for s in self._held.values())
+        active = self.method.active_labels()
         p99 = slo.percentile([r.latency for r in recent], 99)
         return Snapshot(
             elapsed=min(elapsed, self.scenario.wall_duration), total=self.scenario.wall_duration,

@@ -273,14 +273,14 @@ def _evaluate_one(spec: SLOSpec, records: Sequence[RequestRecord], found: list[I
             return SLOResult(spec, FAIL, None, f"acknowledged writes could not be checked: {audit.note}")
         lost, unverified = len(audit.lost), len(audit.unverified)
         sample = f" (e.g. {', '.join(audit.lost[:3])})" if lost else ""
-        detail = f"{lost} of {audit.checked} acknowledged sessions not found at the end{sample}"
+        detail = f"{lost} of {audit.checked} acknowledged writes not found at the end{sample}"
         if unverified:  # no answer is not proof of loss, and no proof of safety either
             detail += f"; {unverified} could not be read back (the app did not answer)"
         return SLOResult(spec, _at_most(lost, spec) if not unverified else FAIL, float(lost), detail)
     dupes = len(audit.duplicates)
     sample = f" (e.g. {', '.join(audit.duplicates[:3])})" if dupes else ""
     return SLOResult(spec, _at_most(dupes, spec), float(dupes),
-                     f"{dupes} logins acknowledged with two different sessions for one idempotency key{sample}")
+                     f"{dupes} writes acknowledged with two different keys for one request id{sample}")
 
 
 def _at_most(value: float, spec: SLOSpec) -> str:

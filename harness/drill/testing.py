@@ -125,6 +125,8 @@ class SessionAppDouble:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                if isinstance(body.get("region"), str):
+                    self.send_header("X-Served-By-Region", body["region"])
                 self.end_headers()
                 self.wfile.write(payload)
 

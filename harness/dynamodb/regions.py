@@ -234,14 +234,21 @@ class DynamoRegions:
         self.stop()
 
     # -- tables and per-test state --------------------------------------------------------------
-    def create_tables(self, specs: Iterable[TableSpec | Mapping[str, Any]]) -> list[TableSpec]:
-        """Create each table in every region (a global table); returns the parsed specs."""
-        parsed = [TableSpec.of(s) for s in specs]
-        for spec in parsed:
+    def create_tables(self, specs: Iterable[TableSpec | Mapping[str, Any]], *, exist_ok: bool = False) -> list[TableSpec]:
+        """Create each table in every region (a global table); returns the specs of the tables created.
+
+        ``exist_ok`` skips a table this harness already created (an app started again, or a
+        second ``chaos-harness run`` against the same running harness).
+        """
+        created = []
+        for spec in (TableSpec.of(s) for s in specs):
+            if exist_ok and spec.name in self.tables:
+                continue
             for store in self._stores.values():
                 store.create_table(spec)
             self._specs.append(spec)
-        return parsed
+            created.append(spec)
+        return created
 
     @property
     def tables(self) -> list[str]:

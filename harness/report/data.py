@@ -17,6 +17,17 @@ if TYPE_CHECKING:
 SCHEMA = "chaos-harness/drill-report@1"
 
 
+def _app(app: Any) -> dict[str, Any]:
+    """What was drilled; ``label`` is the one-line name the JUnit and HTML reports show."""
+    if app.process is not None:
+        command = list(app.process.command)
+        return {"label": " ".join(command), "command": command, "env": dict(app.process.env),
+                "replicas": app.process.replicas, "port": app.process.port}
+    if app.url is not None:
+        return {"label": app.url, "url": app.url}
+    return {"label": app.profile, "profile": app.profile, "overrides": dict(app.overrides)}
+
+
 def drill_report(result: "DrillResult") -> dict[str, Any]:
     sc = result.scenario
     load = [r for r in result.records if r.op != "verify"]
@@ -32,7 +43,7 @@ def drill_report(result: "DrillResult") -> dict[str, Any]:
             "seed": sc.seed,
             "time_scale": sc.time_scale,
             "clock": sc.clock,
-            "app": {"profile": sc.app.profile, "overrides": dict(sc.app.overrides)},
+            "app": _app(sc.app),
             "wall_duration": sc.wall_duration,
             "load": {"rps": sc.load.rps, "users": sc.load.users, "workers": sc.load.workers,
                      "mix": dict(sc.load.mix), "request_timeout": sc.load.request_timeout},
@@ -69,5 +80,6 @@ def drill_report(result: "DrillResult") -> dict[str, Any]:
         "audit": result.audit.to_dict(),
         "notes": list(result.notes),
         "app_metrics": result.app_metrics,
+        "app_output": dict(result.app_output),
         "log": [r.to_dict() for r in result.records],
     }

@@ -50,7 +50,7 @@ def render_html(report: dict[str, Any]) -> str:
     outcome = report["verdict"]
     problem = report["error"] or ("interrupted (Ctrl-C)" if report["interrupted"] else None)
     facts = [
-        ("scenario", sc["name"]), ("app", sc["app"]["profile"]), ("seed", sc["seed"]),
+        ("scenario", sc["name"]), ("app", sc["app"].get("label", sc["app"].get("profile"))), ("seed", sc["seed"]),
         ("time scale", f"x{sc['time_scale']:g}"), ("drill length", f"{sc['wall_duration']:.1f}s"),
         ("requests", f"{requests['ok']}/{requests['total']} ok"), ("served from cache", requests["from_cache"]),
         ("writes checked", f"{report['audit']['checked']} ({len(report['audit']['lost'])} lost)"),

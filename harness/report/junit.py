@@ -31,7 +31,7 @@ def render_junit(report: dict[str, Any]) -> str:
     })
     props = ET.SubElement(suite, "properties")
     lag = report.get("harness_lag") or {}
-    for name, val in (("seed", sc["seed"]), ("app", sc["app"]["profile"]), ("time_scale", sc["time_scale"]),
+    for name, val in (("seed", sc["seed"]), ("app", sc["app"].get("label", sc["app"].get("profile"))), ("time_scale", sc["time_scale"]),
                       ("scenario_file", sc["path"]), ("verdict", report["verdict"]), ("reason", report["reason"]),
                       ("harness_max_lag_ms", round(lag.get("max_lag", 0) * 1000)),
                       ("harness_disturbed_requests", lag.get("disturbed_requests", 0))):

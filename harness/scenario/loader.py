@@ -27,6 +27,8 @@ from yaml.constructor import ConstructorError, SafeConstructor
 
 from harness.errors import HarnessError, shown
 from harness.scenario.actions import ACTIONS, action_names
+from harness.scenario.app_reader import APP_FIELDS, read_process, read_tables, read_traffic, read_url, read_writes
+from harness.scenario.session_traffic import REGION_HEADER, session_traffic
 from harness.scenario.model import (
     APP_PROFILES,
     OPERATIONS,
@@ -49,6 +51,7 @@ from harness.scenario.timeline import (
 
 T = TypeVar("T")
 
+APP_SECTIONS = ("app", "traffic", "writes")
 MAX_WALL_SECONDS = 3600.0  # a drill is a rehearsal, not a soak test; raise time_scale instead
 MAX_REQUESTS = 200_000
 MAX_WORKERS = 64
@@ -218,18 +221,29 @@ def resolve_scenario(name_or_path: str) -> Path:
     )
 
 
-def load_scenario(name_or_path: str) -> Scenario:
-    path = resolve_scenario(name_or_path)
+def _read(path: Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read scenario file: {exc.strerror or exc}") from None
+        raise ScenarioError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise ScenarioError(f"{path}:{line}: not UTF-8 text: byte {data[exc.start]:#04x} cannot be decoded") from None
-    return parse_scenario(text, str(path), name=path.stem)
+
+
+def load_scenario(name_or_path: str, *, app_file: str | None = None) -> Scenario:
+    """A scenario by path or built-in name; ``app_file`` (``app``/``traffic``/``writes`` sections in
+    a YAML file of their own) replaces the scenario's app, so a built-in scenario drills any app."""
+    path = resolve_scenario(name_or_path)
+    sections = None
+    if app_file is not None:
+        app_root = _compose(_read(Path(app_file), "app file"), app_file)
+        sections = app_root.mapping(APP_SECTIONS)
+        if "app" not in sections:
+            raise app_root.error("an app file needs an 'app' section (and 'traffic', and usually 'writes')")
+    return parse_scenario(_read(path, "scenario file"), str(path), name=path.stem, sections=sections)
 
 
 class _LimitExceeded(yaml.MarkedYAMLError):
@@ -274,8 +288,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def parse_scenario(text: str, file: str = "scenario.yaml", *, name: str | None = None) -> Scenario:
-    """Validate scenario YAML text; ``file`` is used in error messages."""
+def _compose(text: str, file: str) -> Node:
     try:
         root = yaml.compose(text, Loader=_BoundedLoader)
     except yaml.MarkedYAMLError as exc:
@@ -286,20 +299,31 @@ def parse_scenario(text: str, file: str = "scenario.yaml", *, name: str | None =
         raise ScenarioError(f"{file}: invalid YAML: {exc}") from None
     if root is None:
         raise ScenarioError(f"{file}:1: scenario: the file is empty")
-    return _Reader(Node(root, "", file), name or Path(file).stem).scenario()
+    return Node(root, "", file)
+
+
+def parse_scenario(text: str, file: str = "scenario.yaml", *, name: str | None = None,
+                   sections: dict[str, Node] | None = None) -> Scenario:
+    """Validate scenario YAML text; ``file`` is used in error messages."""
+    return _Reader(_compose(text, file), name or Path(file).stem, sections).scenario()
 
 
 class _Reader:
     TOP = ("title", "description", "seed", "time_scale", "clock", "app", "setup", "steady_state", "load",
-           "method", "rollbacks")
+           "traffic", "writes", "method", "rollbacks")
 
-    def __init__(self, root: Node, name: str) -> None:
+    def __init__(self, root: Node, name: str, sections: dict[str, Node] | None = None) -> None:
         self.root = root
         self.name = name
+        self.sections = sections or {}
         self.clock: float | None = None
 
     def scenario(self) -> Scenario:
         f = self.root.mapping(self.TOP)
+        if self.sections:  # an app file's app/traffic/writes replace the scenario's own
+            for key in APP_SECTIONS:
+                f.pop(key, None)
+            f.update(self.sections)
         for required in ("title", "load", "method", "steady_state"):
             if required not in f:
                 raise self.root.error(f"missing required field {required!r}")
@@ -323,6 +347,22 @@ class _Reader:
         steady = tuple(self.slo(n) for n in f["steady_state"].sequence())
         if not steady:
             raise f["steady_state"].error("list at least one objective; known objectives: " + ", ".join(SLO_KINDS))
+        traffic = read_traffic(f["traffic"]) if "traffic" in f else None
+        if traffic is not None:
+            shorthand = [k for k in ("mix", "users") if k in f["load"].mapping()]
+            if shorthand:
+                raise f["load"].mapping()[shorthand[0]].error(
+                    "load.mix and load.users are the sample app's traffic in short; with a 'traffic' section "
+                    "give weights on its requests and traffic.users")
+        writes = read_writes(f["writes"], traffic) if "writes" in f else None
+        app = _opt(f, "app", self.app, AppSpec())
+        if app.process is not None or app.url is not None:
+            if traffic is None:
+                raise f.get("app", self.root).error("an app given by 'command' or 'url' needs a 'traffic' section "
+                                                    "(the requests its users send)")
+        elif traffic is None:  # the sample app, described by load.mix: the same traffic as data
+            traffic, writes = session_traffic(load.mix, load.users)
+            app = app if app.region_header else dataclasses.replace(app, region_header=REGION_HEADER)
         return Scenario(
             name=self.name,
             title=f["title"].text(),
@@ -330,7 +370,9 @@ class _Reader:
             seed=_opt(f, "seed", lambda n: n.integer(0), 0),
             time_scale=time_scale,
             clock=self.clock,
-            app=_opt(f, "app", self.app, AppSpec()),
+            app=app,
+            traffic=traffic,
+            writes=writes,
             setup=_opt(f, "setup", self.setup, SetupSpec()),
             steady_state=steady,
             load=load,
@@ -352,6 +394,15 @@ class _Reader:
             fields = {"profile": node}
         else:
             fields = node.mapping()
+        own = {k: fields.pop(k) for k in APP_FIELDS if k in fields}
+        tables = read_tables(own["tables"]) if "tables" in own else ()
+        header = own["region_header"].text() if "region_header" in own else None
+        process, url = read_process(own, node.file), read_url(own)
+        if process is not None or url is not None:
+            if fields:
+                key = next(iter(fields))
+                raise fields[key].error("sample-app settings do not apply to an app given by 'command' or 'url'")
+            return AppSpec(process=process, url=url, tables=tables, region_header=header)
         profile = fields.pop("profile", None)
         name = profile.text() if profile else "resilient"
         if name not in APP_PROFILES:
@@ -360,7 +411,7 @@ class _Reader:
         for key, child in fields.items():
             if known is not None and key not in known:
                 raise child.error(f"unknown app setting; known settings: profile, {', '.join(sorted(known))}")
-        return AppSpec(name, {k: v.value for k, v in fields.items()})
+        return AppSpec(name, {k: v.value for k, v in fields.items()}, tables=tables, region_header=header)
 
     def setup(self, node: Node) -> SetupSpec:
         f = node.mapping(("regions", "nodes", "app_replicas", "dns_cache", "replication_lag", "connection_max_age",
@@ -550,9 +601,8 @@ class _Reader:
 
 
 def _app_config_fields() -> set[str] | None:
-    """The sample app's ``AppConfig`` field names, to validate overrides (None if not installed)."""
-    try:
-        from sample_app.config import AppConfig
-    except ImportError:
-        return None
-    return {f.name for f in dataclasses.fields(AppConfig)}
+    """Settings the bundled app accepts as overrides (None if it is not installed: not checked)."""
+    from harness.app_provider import bundled_app
+
+    provider = bundled_app()
+    return None if provider is None else provider.settings()

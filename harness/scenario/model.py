@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from harness.errors import HarnessError
+from harness.scenario.appspec import ProcessSpec, TrafficSpec, WritesSpec
 from harness.scenario.timeline import TimeScale, format_duration
 
 
@@ -26,10 +27,17 @@ OPERATIONS: tuple[str, ...] = ("login", "validate", "logout")
 
 @dataclass(frozen=True)
 class AppSpec:
-    """Which sample-app configuration runs: a profile plus ``AppConfig`` field overrides."""
+    """The app under test: a command the harness starts (``process``), an app already running at
+    ``url``, or the bundled sample app (``profile`` plus ``AppConfig`` overrides); ``tables`` are
+    CreateTable requests created as global tables before it starts; ``region_header`` names a
+    response header saying which region served a request (optional: the harness sees it anyway)."""
 
     profile: str = "resilient"
     overrides: dict[str, Any] = field(default_factory=dict)
+    process: ProcessSpec | None = None
+    url: str | None = None
+    tables: tuple[dict[str, Any], ...] = ()
+    region_header: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,8 @@ class Scenario:
     method: tuple[Step, ...]
     rollbacks: tuple[Step, ...]
     path: str
+    traffic: TrafficSpec | None = None
+    writes: WritesSpec | None = None
 
     @property
     def scale(self) -> TimeScale:
@@ -157,7 +167,15 @@ class Scenario:
         """How long the load (and so the method) runs, in wall seconds."""
         return self.wall(self.load.duration)
 
-    def with_overrides(self, *, seed: int | None = None, app_profile: str | None = None) -> "Scenario":
-        """The same scenario with CLI overrides applied (``--seed``, ``--app``)."""
-        app = self.app if app_profile is None else replace(self.app, profile=app_profile)
+    def with_overrides(self, *, seed: int | None = None, app_profile: str | None = None,
+                       app: AppSpec | None = None) -> "Scenario":
+        """The same scenario with CLI overrides applied (``--seed``, ``--app``, ``--app-command``...)."""
+        app = app or self.app
+        if app_profile is not None:
+            app = replace(app, profile=app_profile)
         return replace(self, seed=self.seed if seed is None else seed, app=app)
+
+    @property
+    def bundled_app(self) -> bool:
+        """Whether the bundled app (``--app resilient|naive``) is the app under test (no command, no URL)."""
+        return self.app.process is None and self.app.url is None

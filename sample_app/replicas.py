@@ -1,6 +1,6 @@
 """The sample app as several in-process replicas behind one DNS name.
 
-Each replica is a real ``sample_app.server.AppServer`` on its own loopback address; all share one
+Each replica is a real ``AppServer`` on its own loopback address; all share one
 port (DNS answers carry addresses only) and one ``Metrics`` (a drill reports the service, not a
 replica). Replicas are the health checker's targets for ``app.<zone>`` and its ``control``, so
 ``health.kill_target`` really stops one and brings it back on the same address.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.health import HttpCheck, Target
-from harness.loopback import LoopbackPool, shared_port
+from harness.loopback import LoopbackPool, reserve_shared_port
 from sample_app.config import AppConfig
 from sample_app.metrics import Metrics
 from sample_app.server import AppServer
@@ -38,10 +38,7 @@ class AppReplicas:
         return [server.url for server in self.servers if server.service is not None]
 
     def start(self) -> "AppReplicas":
-        port, sockets = shared_port(self.addresses, what="sample app")
-        for sock in sockets:  # reserve-then-release: the block of addresses is this harness's own
-            sock.close()
-        self.port = port
+        self.port = port = reserve_shared_port(self.addresses, what="sample app")
         try:
             for address in self.addresses:
                 # The harness created the tables and checks them before each reset (require_tables).

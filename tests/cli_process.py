@@ -1,0 +1,75 @@
+"""A CLI child process whose output lines a test waits on (``chaos-harness up``, ``run``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+START_TIMEOUT = 60.0
+CLI = str(Path(sys.executable).parent / "chaos-harness")
+
+
+class Process:
+    """A child process whose stdout lines are collected by a thread, waited on with a timeout."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, *, stdin: int | None = None) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, **(env or {})})
+        self._reader = threading.Thread(target=self._read, name="test-process-reader")
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_line(self, pattern: str, timeout: float = START_TIMEOUT) -> re.Match[str]:
+        """The first output line matching ``pattern``; fails with the output so far otherwise."""
+        while True:
+            try:
+                line = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                pytest.fail(f"no line matching {pattern!r} within {timeout} s; output: {self.lines}")
+            if line is None:
+                pytest.fail(f"process exited ({self.proc.wait()}) before printing {pattern!r}; output: {self.lines}")
+            self.lines.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def stop(self) -> int:
+        """SIGINT (clean shutdown), then SIGKILL if it does not exit in time."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join()
+        return self.proc.returncode
+
+
+@contextlib.contextmanager
+def harness_up(*args: str) -> Iterator[str]:
+    """``chaos-harness up ARGS`` with a control API on a free port: its URL; stopped (exit 130) after."""
+    proc = Process([CLI, "up", *args, "--control", "127.0.0.1:0"])
+    try:
+        url = proc.wait_line(r"^control\s+(http://\S+)").group(1)
+        proc.wait_line(r"harness is up")
+        yield url
+    finally:
+        assert proc.stop() == 130, proc.lines
