@@ -16,7 +16,7 @@ import pytest
 # Imported here so inline inner sessions reuse these modules instead of importing (and
 # registering faults) a second time. pytester drops modules first imported by an inner session,
 # so the components harness.environment imports only on start (moto, boto3, requests) are here too.
-import harness.app_replicas  # noqa: F401
+import sample_app.replicas  # noqa: F401
 import harness.dynamodb.regions  # noqa: F401
 import harness.environment  # noqa: F401
 import harness.health  # noqa: F401
