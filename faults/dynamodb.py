@@ -47,10 +47,10 @@ class ServiceErrorFault(Fault):
     def aws_error(self) -> AwsError:
         raise NotImplementedError
 
-    def intercept(self, operation: str) -> AwsError | None:
+    def intercept(self, operation: str, attempt: int = 1) -> AwsError | None:
         if self.operation and operation not in self.operation:
             return None
-        return self.aws_error() if self.roll(operation) else None
+        return self.aws_error() if self.roll(operation, attempt) else None
 
     def start(self, env: Environment) -> None:
         dynamodb = self.component(env, "dynamodb", "mocked DynamoDB regions")

@@ -78,3 +78,15 @@ def test_one_shot_identities_are_hit_with_the_probability() -> None:
 def test_certain_and_impossible_faults_do_not_draw() -> None:
     assert all(create_fault("dns.nxdomain").roll("x") for _ in range(10))
     assert not any(create_fault("dns.nxdomain", probability=0).roll("x") for _ in range(10))
+
+
+def test_retries_are_drawn_in_a_stream_of_their_own() -> None:
+    """A throttled call's retry is not decided by whatever calls ran in between: of the retries,
+    exactly their share is hit again, whether or not other calls interleaved."""
+    from harness.dynamodb.service_faults import _attempt
+
+    assert _attempt({"HTTP_AMZ_SDK_REQUEST": "attempt=3; max=4"}) == 3 and _attempt({}) == 1
+    fault = create_fault("dynamodb.throttle", probability=0.3, seed=5)
+    first = [fault.roll("GetItem", 1) for _ in range(100)]
+    retries = [fault.roll("GetItem", 2) for _ in range(sum(first))]
+    assert sum(first) == 30 and sum(retries) == 9

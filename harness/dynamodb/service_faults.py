@@ -17,8 +17,8 @@ from harness.dynamodb.awsjson import AwsError
 
 
 class ServiceFault(Protocol):
-    def intercept(self, operation: str) -> AwsError | None:
-        """The error to answer this request with, or None to let it through."""
+    def intercept(self, operation: str, attempt: int = 1) -> AwsError | None:
+        """The error to answer this request (the ``attempt``-th try of its call) with, or None."""
 
 
 class ServiceFaults:
@@ -47,11 +47,10 @@ class ServiceFaults:
         with self._lock:
             return list(self._faults)
 
-    def intercept(self, operation: str) -> AwsError | None:
-        # Under the lock so seeded draws happen in request order, keeping runs repeatable.
+    def intercept(self, operation: str, attempt: int = 1) -> AwsError | None:
         with self._lock:
             for fault in self._faults:
-                error = fault.intercept(operation)
+                error = fault.intercept(operation, attempt)
                 if error is not None:
                     return error
         return None
@@ -65,7 +64,18 @@ class ServiceFaultMiddleware:
         self.faults = faults
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
-        error = self.faults.intercept(awsjson.operation_of(environ))
+        error = self.faults.intercept(awsjson.operation_of(environ), _attempt(environ))
         if error is None:
             return self.app(environ, start_response)
         return awsjson.send(awsjson.error_response(error), start_response)
+
+
+def _attempt(environ: dict) -> int:
+    """Which try of its call a request is: botocore sends ``amz-sdk-request: attempt=N; max=M``
+    (1 when absent). Retries are drawn in a stream of their own, so how many calls are hit twice
+    does not depend on how concurrent calls interleave (``faults.base.Draws``)."""
+    for part in environ.get("HTTP_AMZ_SDK_REQUEST", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "attempt" and value.isdigit():
+            return int(value)
+    return 1
