@@ -125,3 +125,11 @@ def reserve_shared_port(hosts: list[str], *, what: str = "server") -> int:
     for sock in sockets:
         sock.close()
     return port
+
+
+def shutdown_quietly(conn: socket.socket) -> None:
+    """End both directions of a connection now (a blocked read returns); one already gone is fine."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

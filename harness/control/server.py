@@ -43,7 +43,7 @@ from harness.errors import (
     UnknownFaultError,
 )
 from harness.httpguard import browser_reason, load_json, log_unexpected
-from harness.loopback import bind_socket, require_loopback
+from harness.loopback import bind_socket, require_loopback, shutdown_quietly
 
 API_PREFIX = "/v1"
 MAX_WAIT = 300.0  # longest replication wait one request may ask for (seconds)
@@ -389,10 +389,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         with self._open_lock:
             open_now = list(self._open)
         for request in open_now:
-            try:
-                request.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            shutdown_quietly(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Anything that escaped a handler: one log line, never a traceback on stderr."""

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.loopback import bind_socket, require_loopback
+from harness.loopback import bind_socket, require_loopback, shutdown_quietly
 
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 # Framing is this server's job; Server/Date it sends itself (send_response), as the real endpoint does.
@@ -183,7 +183,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             idle = [conn for conn in self.connections if conn not in self._busy]
             self._closing.update(self.connections - set(idle))
             for conn in idle:
-                _shutdown(conn)
+                shutdown_quietly(conn)
             self._conn_lock.wait_for(lambda: self.connections.isdisjoint(idle), timeout)
             return [peer for peer in peers if peer is not None]
 
@@ -195,7 +195,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def drop_connections(self) -> None:
         with self._conn_lock:
             for conn in self.connections:
-                _shutdown(conn)
+                shutdown_quietly(conn)
 
 
 def _peer(conn: socket.socket) -> tuple[str, int] | None:
@@ -204,13 +204,6 @@ def _peer(conn: socket.socket) -> tuple[str, int] | None:
     except OSError:  # already gone
         return None
     return host, port
-
-
-def _shutdown(conn: socket.socket) -> None:
-    try:
-        conn.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already gone
 
 
 class KeepAliveWSGIServer:
