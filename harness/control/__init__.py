@@ -6,8 +6,7 @@ names) without importing the server, the client and the fault registry on every 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from harness.lazy import lazy_exports
 
 _EXPORTS = {
     "ControlApi": "harness.control.server",
@@ -15,10 +14,4 @@ _EXPORTS = {
     "ControlUnavailableError": "harness.control.client",
     "RemoteHarness": "harness.control.client",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,7 @@ Names are imported on first use, so fault modules that only need the wire-format
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from harness.lazy import lazy_exports
 
 _EXPORTS = {
     "AwsError": "harness.dynamodb.awsjson",
@@ -22,10 +21,4 @@ _EXPORTS = {
     "GsiSpec": "harness.dynamodb.tables",
     "TableSpec": "harness.dynamodb.tables",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'harness.dynamodb' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)
