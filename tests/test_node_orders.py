@@ -54,7 +54,12 @@ def test_resilient_node_app_passes_and_fails_over_as_the_harness_sees_it(app_fil
     assert measured(report, "time_to_failover") is not None
     fault = report["faults"][0]
     during = [r for r in report["log"] if r["op"] != "verify" and fault["start"] + 0.5 <= r["t"] < fault["end"]]
-    assert during and {r["region"] for r in during if r["ok"]} == {"us-west-2"}  # from the DynamoDB fronts' logs
+    served = [r["region"] for r in during if r["ok"]]
+    # From the DynamoDB fronts' logs: every request the harness could attribute went to us-west-2.
+    # A request whose calls it could not tell apart from a neighbour's (in flight across the switch)
+    # stays unattributed (None), so the check is on the attributed ones, and most must be.
+    assert during and {region for region in served if region is not None} == {"us-west-2"}
+    assert served.count(None) <= len(served) // 5, served
     assert any("listening on 127.0.0.1:8080" in line for line in report["app_output"]["replica-1"])
 
 
