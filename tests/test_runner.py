@@ -168,3 +168,25 @@ def test_failover_and_recovery_are_zero_without_a_fault():
 def test_percentile_is_nearest_rank():
     values = list(range(1, 101))
     assert percentile(values, 99) == 99 and percentile(values, 50) == 50 and percentile([], 99) is None
+
+
+def test_a_failure_in_the_last_moments_of_a_fault_is_judged_by_when_the_service_came_back():
+    """Requests in flight as one fault ends and the next begins fail at the very end of the first
+    window: the window is too short to show a failover, so the time until the service was back
+    counts (a 2025-replay FAIL of the resilient app on a busy machine, issue 10)."""
+    sc = parse_scenario(SCENARIO, "r.yaml")  # time_to_failover and time_to_recover <= 0.5 s
+    # 10 requests per second; a throttle-like fault 1.0-3.0 s, the next fault from 3.05 s
+    records = [rec(i / 10, i not in (29, 30, 31)) for i in range(60)]  # 3.0 s: in the gap
+    windows = [FaultWindow("dynamodb.throttle", 1.0, 3.0), FaultWindow("health.flap", 3.05, 4.0)]
+    first, second = impacts(records, windows, 6.0)
+    assert first.failover is None and first.first_failure == pytest.approx(2.9)
+    assert first.failover_within(0.5) == pytest.approx(0.31)  # back with the requests sent from 3.2 s
+    assert not first.measurable_recovery  # the next fault began before a recovery could be seen
+    results = {r.spec.kind: r for r in evaluate(sc.steady_state, records, windows, WriteAudit(checked=3), 6.0)}
+    assert results["time_to_failover"].passed, results["time_to_failover"].detail
+    assert results["time_to_recover"].passed, results["time_to_recover"].detail
+    # the same failures with the fault lasting on: a service down 0.5 s into an active fault fails
+    late = [rec(i / 10, not 29 <= i < 40) for i in range(60)]
+    results = {r.spec.kind: r for r in evaluate(sc.steady_state, late, [FaultWindow("dns.empty_answer", 1.0, 4.0)],
+                                               WriteAudit(checked=3), 6.0)}
+    assert results["time_to_failover"].verdict == "fail" and results["time_to_failover"].measured is None

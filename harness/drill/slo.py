@@ -80,6 +80,25 @@ class Impact:
     measurable_recovery: bool
     failures: int
     first_failure: float | None = None  # when the service was first hit in this window
+    # Seconds from the first failure to restored, looking past the end of the fault (None: not
+    # before the load ended). Judges a failure that came too close to the fault's end for the
+    # fault window alone to show whether the service came back (``failover_within``).
+    restored_after: float | None = None
+
+    def failover_within(self, threshold: float) -> float | None:
+        """The failover time to judge against ``threshold``; None when the service did not come back.
+
+        A service still down ``threshold`` seconds after it was first hit, with the fault still
+        active, did not fail over in time. When the fault ended sooner than that after the first
+        failure (a request failing in the last moments of a fault, or in flight as the next one
+        began), the fault window is too short to tell, so the time until the service was restored,
+        before or after the fault cleared, is what counts.
+        """
+        if self.failover is not None or self.first_failure is None:
+            return self.failover
+        if self.end - self.first_failure >= threshold:
+            return None
+        return self.restored_after
 
 
 def wilson(ok: int, n: int, z: float = Z_95) -> tuple[float, float]:
@@ -158,6 +177,7 @@ def impacts(records: Sequence[RequestRecord], windows: Sequence[FaultWindow], lo
         during = [r for r in load if start <= r.t < end]
         failures = sum(not r.ok for r in during)
         first_failure: float | None = None
+        restored_after: float | None = None
         if failures == 0:
             failover: float | None = 0.0
         else:
@@ -165,7 +185,12 @@ def impacts(records: Sequence[RequestRecord], windows: Sequence[FaultWindow], lo
             # merged span) must not be charged for the quiet time before.
             first_failure = next(r.t for r in during if not r.ok)
             restored = _restored_at(during, after_failure=True)
-            failover = None if restored is None or restored > end else max(0.0, restored - first_failure)
+            if restored is None or restored > end:
+                restored = _restored_at([r for r in load if r.t >= first_failure], after_failure=True)
+                failover = None
+            else:
+                failover = max(0.0, restored - first_failure)
+            restored_after = None if restored is None else max(0.0, restored - first_failure)
         measurable = end < load_end
         recovery: float | None = None
         if measurable:
@@ -176,7 +201,10 @@ def impacts(records: Sequence[RequestRecord], windows: Sequence[FaultWindow], lo
             else:
                 restored = _restored_at(after, after_failure=False)
                 recovery = None if restored is None else max(0.0, restored - end)
-        out.append(Impact(start, end, failover, recovery, measurable, failures, first_failure))
+            # The next fault began before the service could show it had recovered from this one:
+            # its recovery cannot be seen (the next window's failover judges the service instead).
+            measurable = recovery is not None or next_start >= load_end
+        out.append(Impact(start, end, failover, recovery, measurable, failures, first_failure, restored_after))
     return out
 
 
@@ -262,7 +290,7 @@ def _evaluate_one(spec: SLOSpec, records: Sequence[RequestRecord], found: list[I
         detail = f"p99 {p99 * 1000:.0f}ms, p50 {percentile([r.latency for r in load], 50) * 1000:.0f}ms over {len(load)} requests"
         return SLOResult(spec, PASS if p99 <= spec.threshold else FAIL, p99, detail)
     if spec.kind == "time_to_failover":
-        return _worst(spec, [(i, i.failover) for i in found], "fault window",
+        return _worst(spec, [(i, i.failover_within(spec.threshold)) for i in found], "fault window",
                       "service did not come back while the fault at {start:.1f}s was active")
     if spec.kind == "time_to_recover":
         measurable = [(i, i.recovery) for i in found if i.measurable_recovery]
