@@ -103,13 +103,14 @@ def api_error(exc: ApiError) -> Response:
 
 @api.app_errorhandler(http_errors.HTTPException)
 def http_error(exc: http_errors.HTTPException) -> Response:
-    """Routing answers (no such path, wrong method) in the API's own error shape."""
+    """werkzeug's answers (no such path, wrong method, a client gone mid-body) in the API's own shape."""
     if isinstance(exc, http_errors.MethodNotAllowed):
         allowed = sorted(set(exc.valid_methods or ()) - {"HEAD", "OPTIONS"})
         return api_error(MethodNotAllowed(f"{request.method} is not allowed here; use {' or '.join(allowed)}"))
     if isinstance(exc, http_errors.NotFound):
         return api_error(NotFound(f"no route {request.method} {request.path}"))
-    return api_error(BadRequest(f"{exc.code} {exc.name}") if (exc.code or 500) < 500 else ApiError(exc.name))
+    kind = BadRequest if exc.code is not None and exc.code < 500 else ApiError
+    return api_error(kind(" ".join(f"{exc.name}: {exc.description or ''}".split())))
 
 
 @api.app_errorhandler(Exception)
