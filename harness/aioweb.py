@@ -19,7 +19,6 @@ import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -27,6 +26,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
 from harness.httpguard import Refused, log_unexpected, one_line
+from harness.httpserver import Settings
 
 MAX_LINE = 65536  # bytes in the request line or one header line (as the former servers allowed)
 MAX_HEADERS = 100
@@ -36,19 +36,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("chaos_harness")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """How one server answers: its name in log lines and its error body, limits and timeouts."""
-
-    what: str
-    error_body: Callable[[int, str], dict[str, Any]]
-    max_connections: int | None = None
-    keepalive_timeout: float = 75.0  # seconds an idle connection (or one yet to send a request) stays open
-    shutdown_timeout: float = 5.0  # seconds stop() lets a request in progress finish before cancelling it
-
-    def error(self, status: int, message: str) -> web.Response:
-        body = (json.dumps(self.error_body(status, one_line(message))) + "\n").encode()
-        return web.Response(status=status, body=body, content_type="application/json")
+def error_response(settings: Settings, status: int, message: str) -> web.Response:
+    """The server's JSON error (``settings.error_body``) for ``status``, its message on one line."""
+    body = (json.dumps(settings.error_body(status, one_line(message))) + "\n").encode()
+    return web.Response(status=status, body=body, content_type="application/json")
 
 
 class JsonErrors(web.RequestHandler):
@@ -65,7 +56,7 @@ class JsonErrors(web.RequestHandler):
         super().connection_made(transport)
         limit = self.settings.max_connections
         if limit is not None and len(self.server.connections) > limit:
-            response = self.settings.error(503, f"more than {limit} connections at once")
+            response = error_response(self.settings, 503, f"more than {limit} connections at once")
             head = f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" \
                    f"Content-Length: {len(response.body)}\r\nConnection: close\r\n\r\n"  # type: ignore[arg-type]
             transport.write(head.encode() + response.body)  # type: ignore[attr-defined,operator]
@@ -92,7 +83,7 @@ class JsonErrors(web.RequestHandler):
             status, message = 431, "request line or header fields too large"
         if status >= 500:
             message = log_unexpected(self.settings.what, exc) if exc is not None else HTTPStatus(status).phrase
-        response = self.settings.error(status, message or HTTPStatus(status).phrase)
+        response = error_response(self.settings, status, message or HTTPStatus(status).phrase)
         response.force_close()
         return response
 
@@ -126,11 +117,11 @@ def _render_errors(settings: Settings) -> Any:
         try:
             return await handler(request)
         except Refused as exc:
-            return settings.error(exc.status, str(exc))
+            return error_response(settings, exc.status, str(exc))
         except web.HTTPException as exc:  # no route (absolute-form targets), body over client_max_size
-            return settings.error(exc.status, exc.reason)
+            return error_response(settings, exc.status, exc.reason)
         except Exception as exc:  # a bug must not cost the client its answer, nor spill a traceback
-            return settings.error(500, log_unexpected(settings.what, exc))
+            return error_response(settings, 500, log_unexpected(settings.what, exc))
 
     return render_errors
 
@@ -147,13 +138,12 @@ async def read_body(request: web.Request, limit: int, timeout: float = 10.0) -> 
         raise Refused(408, f"request body not received within {timeout:g} s") from None
 
 
-async def serve(handler: Handler, sock: socket.socket, settings: Settings, *, middlewares: Sequence[Any],
-                client_max_size: int, on_cleanup: Callable[[], None] | None) -> web.AppRunner:
+async def serve(handler: Handler, sock: socket.socket, settings: Settings, middlewares: Sequence[Any]) -> web.AppRunner:
     """Serve ``handler`` for every path on ``sock`` (listening once this returns)."""
-    app = web.Application(middlewares=[_render_errors(settings), *middlewares], client_max_size=client_max_size)
+    app = web.Application(middlewares=[_render_errors(settings), *middlewares], client_max_size=settings.client_max_size)
     app.router.add_route("*", "/{path:.*}", handler)
-    if on_cleanup is not None:
-        cleanup = on_cleanup
+    if settings.on_cleanup is not None:
+        cleanup = settings.on_cleanup
 
         async def _cleanup(_: web.Application) -> None:
             cleanup()

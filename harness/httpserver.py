@@ -10,8 +10,10 @@ they close and recycle client connections on command, which no HTTP library expo
 
 from __future__ import annotations
 
+import abc
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from harness.loop import LoopThread
@@ -21,14 +23,14 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 
-class Served:
+class Served(abc.ABC):
     """``with server:`` starts it and stops it however the block ends."""
 
-    def start(self) -> Self:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def start(self) -> Self: ...
 
-    def stop(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def stop(self) -> None: ...
 
     def __enter__(self) -> Self:
         return self.start()
@@ -37,38 +39,43 @@ class Served:
         self.stop()
 
 
-class HttpServer:
-    """Serves ``handler`` (every method, every path) on a loopback socket, on ``loop`` or a loop of its own.
+@dataclass(frozen=True)
+class Settings:
+    """What one server is called (log lines, errors) and how it answers: its error body, limits, hooks.
 
-    ``error_body(status, message)`` is the JSON of every error this server answers (refusals, bad
+    ``error_body(status, message)`` is the JSON of every error the server answers (refusals, bad
     HTTP, bugs); ``guard`` applies ``harness.httpguard`` (403 for requests a browser sends);
-    ``middlewares()`` adds more aiohttp middlewares inside the guard (e.g. the control API's token);
+    ``middlewares()`` adds aiohttp middlewares inside the guard (e.g. the control API's token);
     ``on_cleanup`` runs on the loop once every connection is closed.
     """
 
-    def __init__(self, handler: Callable[["web.Request"], Awaitable["web.StreamResponse"]], *, what: str,
-                 error_body: Callable[[int, str], dict[str, Any]], loop: LoopThread | None = None,
-                 guard: bool = True, middlewares: Callable[[], Sequence[Any]] = tuple,
-                 client_max_size: int = 1 << 20, max_connections: int | None = None,
-                 keepalive_timeout: float = 75.0, on_cleanup: Callable[[], None] | None = None) -> None:
-        self.what = what
+    what: str
+    error_body: Callable[[int, str], dict[str, Any]]
+    guard: bool = True
+    middlewares: Callable[[], Sequence[Any]] = tuple
+    client_max_size: int = 1 << 20  # bytes of a request body
+    max_connections: int | None = None  # open at once; one more is answered 503 and closed
+    keepalive_timeout: float = 75.0  # seconds an idle connection (or one yet to send a request) stays open
+    shutdown_timeout: float = 5.0  # seconds stop() lets a request in progress finish before cancelling it
+    on_cleanup: Callable[[], None] | None = None
+
+
+class HttpServer:
+    """Serves ``handler`` (every method, every path) on a loopback socket, on ``loop`` or a loop of its own."""
+
+    def __init__(self, handler: Callable[["web.Request"], Awaitable["web.StreamResponse"]], settings: Settings,
+                 loop: LoopThread | None = None) -> None:
+        self.settings = settings
         self._handler = handler
-        self._error_body = error_body
         self._given_loop = loop
         self._loop: LoopThread | None = None
-        self._guard = guard
-        self._middlewares = middlewares
-        self._client_max_size = client_max_size
-        self._max_connections = max_connections
-        self._keepalive_timeout = keepalive_timeout
-        self._on_cleanup = on_cleanup
         self._runner: Any = None
         self.address: tuple[str, int] = ("", 0)
 
     @property
     def loop(self) -> LoopThread:
         if self._loop is None:
-            raise RuntimeError(f"{self.what} is not started")
+            raise RuntimeError(f"{self.settings.what} is not started")
         return self._loop
 
     @property
@@ -79,8 +86,8 @@ class HttpServer:
         """Listen on ``host:port`` (or the already bound ``sock``); return the bound address."""
         if self._runner is not None:
             return self.address
-        sock = sock or bind_socket(host, port, what=self.what)
-        self._loop = self._given_loop or LoopThread(self.what)
+        sock = sock or bind_socket(host, port, what=self.settings.what)
+        self._loop = self._given_loop or LoopThread(self.settings.what)
         try:
             self._loop.start()
             self.address = sock.getsockname()[:2]
@@ -94,10 +101,8 @@ class HttpServer:
     async def _serve(self, sock: socket.socket) -> Any:
         from harness import aioweb, httpguard
 
-        settings = aioweb.Settings(self.what, self._error_body, self._max_connections, self._keepalive_timeout)
-        middlewares = [*([httpguard.middleware(self.address)] if self._guard else []), *self._middlewares()]
-        return await aioweb.serve(self._handler, sock, settings, middlewares=middlewares,
-                                  client_max_size=self._client_max_size, on_cleanup=self._on_cleanup)
+        guard = [httpguard.middleware(self.address)] if self.settings.guard else []
+        return await aioweb.serve(self._handler, sock, self.settings, [*guard, *self.settings.middlewares()])
 
     def stop(self) -> None:
         """Close the listener and every connection (a request in progress gets a few seconds)."""

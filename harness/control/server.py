@@ -40,7 +40,7 @@ from harness.errors import (
     UnknownFaultError,
 )
 from harness.httpguard import Refused, load_json, log_unexpected
-from harness.httpserver import HttpServer, Served
+from harness.httpserver import HttpServer, Served, Settings
 from harness.loop import LoopThread
 from harness.loopback import require_loopback
 
@@ -323,9 +323,9 @@ class ControlServer(Served):
     def start(self) -> "ControlServer":
         if self._http is not None:
             return self
-        http = HttpServer(self._serve, what="control API", error_body=_error_body, loop=self._loop,
-                          middlewares=lambda: [_require_token(self.token)], client_max_size=MAX_BODY,
-                          max_connections=MAX_CONNECTIONS, keepalive_timeout=REQUEST_TIMEOUT)
+        http = HttpServer(self._serve, Settings(
+            "control API", _error_body, middlewares=lambda: [_require_token(self.token)], client_max_size=MAX_BODY,
+            max_connections=MAX_CONNECTIONS, keepalive_timeout=REQUEST_TIMEOUT), self._loop)
         self._workers = concurrent.futures.ThreadPoolExecutor(MAX_CONNECTIONS, thread_name_prefix="chaos-harness-control")
         try:
             self.port = http.start(self.host, self.port)[1]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError, HarnessError
 from harness.httpguard import load_json
-from harness.httpserver import HttpServer, Served
+from harness.httpserver import HttpServer, Served, Settings
 from harness.loop import LoopThread
 from harness.loopback import require_loopback
 from harness.toxiproxy.http import Request, Response
@@ -279,8 +279,8 @@ class EmbeddedToxiproxy(Served):
         self.port = port
         self.seed = seed
         self._api = ToxiproxyApi(seed)
-        self._http = HttpServer(self._serve, what="embedded Toxiproxy API", error_body=_error_body, loop=loop,
-                                client_max_size=MAX_BODY, on_cleanup=self._api.close)
+        settings = Settings("embedded Toxiproxy API", _error_body, client_max_size=MAX_BODY, on_cleanup=self._api.close)
+        self._http = HttpServer(self._serve, settings, loop)
 
     @property
     def url(self) -> str:
