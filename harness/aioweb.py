@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
@@ -33,13 +32,14 @@ MAX_HEADERS = 100
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-log = logging.getLogger("chaos_harness")
+
+def error_json(settings: Settings, status: int, message: str) -> bytes:
+    """The server's JSON error (``settings.error_body``) for ``status``, its message on one line."""
+    return (json.dumps(settings.error_body(status, one_line(message))) + "\n").encode()
 
 
 def error_response(settings: Settings, status: int, message: str) -> web.Response:
-    """The server's JSON error (``settings.error_body``) for ``status``, its message on one line."""
-    body = (json.dumps(settings.error_body(status, one_line(message))) + "\n").encode()
-    return web.Response(status=status, body=body, content_type="application/json")
+    return web.Response(status=status, body=error_json(settings, status, message), content_type="application/json")
 
 
 class JsonErrors(web.RequestHandler):
@@ -56,17 +56,18 @@ class JsonErrors(web.RequestHandler):
         super().connection_made(transport)
         limit = self.settings.max_connections
         if limit is not None and len(self.server.connections) > limit:
-            response = error_response(self.settings, 503, f"more than {limit} connections at once")
-            head = f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" \
-                   f"Content-Length: {len(response.body)}\r\nConnection: close\r\n\r\n"  # type: ignore[arg-type]
-            transport.write(head.encode() + response.body)  # type: ignore[attr-defined,operator]
-            self.force_close()  # before a request is read: no handler, no thread
+            body = error_json(self.settings, 503, f"more than {limit} connections at once")
+            head = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+            cast(asyncio.Transport, transport).write(head + body)
+            self.force_close()  # before a request is read: no handler runs
 
     def eof_received(self) -> bool:
         """A client that half-closes after its request still gets the answer, then the connection closes.
 
         aiohttp closes the transport on end of stream, dropping the response to a request that
         is queued or being handled. Idle (waiting for a request, or nothing sent): close as before.
+        ``_waiter`` (set while idle) and ``_request_count`` are aiohttp's own connection state.
         """
         waiting = self._waiter is not None and not self._waiter.done()
         if waiting or self._request_count == 0:
@@ -79,6 +80,7 @@ class JsonErrors(web.RequestHandler):
         """Bytes that are not an HTTP request, or a handler failure aiohttp caught: JSON, one line at most."""
         if request.writer.output_size > 0:
             raise ConnectionError("the response had started; no error response can follow")
+        # aiohttp raises a plain BadHttpMessage for more than max_headers lines, told apart by its text
         if isinstance(exc, LineTooLong) or (isinstance(exc, BadHttpMessage) and "Too many headers" in exc.message):
             status, message = 431, "request line or header fields too large"
         if status >= 500:
