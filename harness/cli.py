@@ -205,7 +205,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         if control is not None:
             server = stack.enter_context(ControlServer(
                 env, *control, allow_non_loopback=args.expose_control, token=args.token or None,
-                token_file=Path(args.token_file) if args.token_file else None))
+                token_file=Path(args.token_file) if args.token_file else None, loop=getattr(env, "loop", None)))
             print(f"{'control':24} {server.url} (export {HARNESS_URL_VARIABLE}={server.url})")
             print(f"{'control token file':24} {server.token_file} (mode 0600; clients on this machine read it, "
                   f"or export {TOKEN_VARIABLE}=$(cat {server.token_file}))")

@@ -1,5 +1,7 @@
 """Rules shared by the harness's HTTP APIs (the control API and the embedded Toxiproxy).
 
+Both apply them as the aiohttp middleware ``middleware()`` (``harness.httpserver`` installs it).
+
 Both listen on loopback, and any web page the developer has open can still send requests to
 loopback, or reach it under its own name through DNS rebinding. A request that carries what only a
 browser sends is refused with 403 before any handler runs, as real Toxiproxy does for browser user
@@ -13,14 +15,40 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # aiohttp is imported only when a server starts (import time of harness.environment)
+    from aiohttp import web
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 WILDCARDS = frozenset({"0.0.0.0", "::"})
 MAX_LOGGED = 200  # characters of an exception message in a log line
 
 log = logging.getLogger("chaos_harness")
+
+
+class Refused(Exception):
+    """A request refused before (or instead of) its handler: rendered as the server's JSON error."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def middleware(listen: tuple[str, int]) -> Any:
+    """The browser rules as an aiohttp middleware for a server bound to ``listen``: 403 before any handler."""
+    from aiohttp import web
+
+    @web.middleware
+    async def refuse_browsers(request: "web.Request",
+                              handler: Callable[["web.Request"], Awaitable["web.StreamResponse"]]) -> "web.StreamResponse":
+        refused = browser_reason(request.method, request.headers.get, listen)
+        if refused is not None:
+            raise Refused(403, refused)
+        return await handler(request)
+
+    return refuse_browsers
 
 
 def browser_reason(method: str, header: Callable[[str], str | None], listen: tuple[str, int]) -> str | None:
@@ -90,14 +118,19 @@ def load_json(body: bytes, default: Any = None) -> Any:
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise ValueError(_clip(" ".join(str(exc).split()), MAX_LOGGED)) from None
+        raise ValueError(one_line(str(exc))) from None
 
 
 def log_unexpected(where: str, exc: BaseException) -> str:
     """Log an unexpected exception as one line (no traceback); return that line for the response."""
-    line = _clip(" ".join(f"{type(exc).__name__}: {exc}".split()), MAX_LOGGED)
+    line = one_line(f"{type(exc).__name__}: {exc}")
     log.error("%s: unexpected error: %s", where, line)
     return line
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, clipped to ``MAX_LOGGED`` characters (for a log line or a JSON error)."""
+    return _clip(" ".join(text.split()), MAX_LOGGED)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -130,6 +130,11 @@ def random_body(fields: dict[str, st.SearchStrategy]) -> st.SearchStrategy[bytes
 
 
 # -- the embedded Toxiproxy -----------------------------------------------------------------------
+def send(api: EmbeddedToxiproxy, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):
+    """One raw request to the API with the Host header HTTP/1.1 requires; its status and body."""
+    return exchange(api.host, api.port, http_request(method, path, body, {"Host": f"{api.host}:{api.port}", **(headers or {})}))
+
+
 @pytest.fixture(scope="module")
 def toxiproxy() -> Iterator[tuple[EmbeddedToxiproxy, EchoServer]]:
     with EmbeddedToxiproxy(seed=1) as api, EchoServer() as echo:
@@ -158,7 +163,7 @@ toxic_attributes = st.dictionaries(st.sampled_from(["latency", "jitter", "rate",
 def test_random_toxiproxy_requests_always_get_a_status_and_never_a_500(toxiproxy, caplog, method, path, body, extra) -> None:
     api, echo = toxiproxy
     existing = json.dumps([{"name": name, "upstream": echo.address} for name in ("p1", "p2")]).encode()
-    assert exchange(api.host, api.port, http_request("POST", "/populate", existing, {}))[0] == 201
+    assert send(api, "POST", "/populate", existing)[0] == 201
     body = body.replace(b'"ECHO"', json.dumps(echo.address).encode())
     headers = {"Host": f"{api.host}:{api.port}", **extra}
     status, payload = exchange(api.host, api.port, http_request(method, path, body, headers))
@@ -166,7 +171,7 @@ def test_random_toxiproxy_requests_always_get_a_status_and_never_a_500(toxiproxy
     if status >= 400 and isinstance(payload, dict):
         assert "\n" not in payload["error"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert exchange(api.host, api.port, http_request("GET", "/version", b"", {}))[0] == 200
+    assert send(api, "GET", "/version")[0] == 200
 
 
 def _toxic_body(kind: str) -> st.SearchStrategy[dict]:
@@ -188,15 +193,15 @@ toxic_bodies = st.sampled_from(toxic_types() + ["nope"]).flatmap(
                                                  "DELETE /proxies/p1/toxics/t1"]), toxic_bodies), min_size=1, max_size=4))
 def test_random_toxics_on_a_live_proxy_are_accepted_or_400_and_traffic_flows(toxiproxy, caplog, steps) -> None:
     api, echo = toxiproxy
-    exchange(api.host, api.port, http_request("DELETE", "/proxies/p1", b"", {}))
-    status, proxy = exchange(api.host, api.port, http_request(
-        "POST", "/proxies", dumped({"name": "p1", "upstream": echo.address}), {"Content-Type": "application/json"}))
+    send(api, "DELETE", "/proxies/p1")
+    status, proxy = send(
+        api, "POST", "/proxies", dumped({"name": "p1", "upstream": echo.address}), {"Content-Type": "application/json"})
     assert status == 201
     for step, body in steps:
         method, path = step.split()
-        status, payload = exchange(api.host, api.port, http_request(method, path, dumped(body), {}))
+        status, payload = send(api, method, path, dumped(body))
         assert status in (200, 204, 400, 404, 409), (status, payload)
-    exchange(api.host, api.port, http_request("POST", "/reset", b"", {}))  # toxics off: traffic must flow again
+    send(api, "POST", "/reset")  # toxics off: traffic must flow again
     host, port = proxy["listen"].rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(b"ping")

@@ -1,11 +1,11 @@
 """HTTP control API for a running harness, so another process (CLI, drill, CI job) can drive it.
 
 ``chaos-harness up --control HOST:PORT`` serves this next to the harness. It is JSON over HTTP/1.1
-under ``/v1``; every request is one connection (``Connection: close``). Each request runs on its
-own thread because ``/v1/replication/wait`` blocks; the harness parts it calls (``Chaos``, the DNS
-log, the replicator) are thread-safe. A connection has ``REQUEST_TIMEOUT`` to send its request, at
-most ``MAX_CONNECTIONS`` are served at once (more get 503 without a thread), and ``stop()`` shuts
-the open ones down, so an idle client never keeps the harness from exiting.
+under ``/v1``, served by aiohttp on the harness's loop (``harness.httpserver``). Each route runs on a
+worker thread because ``/v1/replication/wait`` blocks; the harness parts it calls (``Chaos``, the DNS
+log, the replicator) are thread-safe. A connection has ``REQUEST_TIMEOUT`` to send its request (and
+stays open that long idle), at most ``MAX_CONNECTIONS`` are open at once (one more gets 503), and
+``stop()`` closes the open ones, so an idle client never keeps the harness from exiting.
 
 Every request needs ``Authorization: Bearer <token>`` (``harness.control.token``; 401 otherwise)
 and must not look like a browser's (``harness.httpguard``; 403). User errors come back as
@@ -15,20 +15,17 @@ and must not look like a browser's (``harness.httpguard``; 403). User errors com
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hmac
-import http.server
 import itertools
 import json
 import re
-import socket
-import socketserver
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
-from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness.chaos import ActiveFault, FaultRecord
@@ -42,15 +39,20 @@ from harness.errors import (
     TimeoutExpired,
     UnknownFaultError,
 )
-from harness.httpguard import browser_reason, load_json, log_unexpected
-from harness.loopback import bind_socket, require_loopback, shutdown_quietly
+from harness.httpguard import Refused, load_json, log_unexpected
+from harness.httpserver import HttpServer, Served, Settings
+from harness.loop import LoopThread
+from harness.loopback import require_loopback
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 API_PREFIX = "/v1"
 MAX_WAIT = 300.0  # longest replication wait one request may ask for (seconds)
 DNS_LOG_LIMIT = 1000  # most recent query-log entries returned by default
 MAX_BODY = 1 << 20  # bytes; fault requests are a few hundred
 REQUEST_TIMEOUT = 10.0  # seconds a connection has to send its whole request
-MAX_CONNECTIONS = 32  # served at once; one thread each
+MAX_CONNECTIONS = 32  # open at once; also the most worker threads
 
 _STATUS: tuple[tuple[type[HarnessError], int], ...] = (
     (UnknownFaultError, 400),
@@ -294,122 +296,24 @@ def _number(query: dict[str, str], key: str, default: Any, kind: type) -> Any:
         raise ApiError(400, f"query parameter {key}={raw!r} is not a number") from None
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "chaos-harness-control"
-    sys_version = ""
-    timeout = REQUEST_TIMEOUT
-    server: "_Server"
+class ControlServer(Served):
+    """Serves ``ControlApi`` for ``harness`` on ``host:port`` (loopback unless explicitly allowed).
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: the CLI prints what matters; a drill polls fault state every progress tick."""
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The stdlib's own rejections (request line or header too long, bad syntax) as JSON."""
-        self.close_connection = True
-        self.request_version = self.protocol_version  # garbage is not HTTP/0.9: answer with a status line
-        self._reply(code, {"error": message or HTTPStatus(code).phrase, "type": "ApiError"})
-
-    def _serve(self) -> None:
-        self.close_connection = True
-        try:
-            status, payload = self._dispatch()
-        except HarnessError as exc:
-            status, payload = status_of(exc), {"error": str(exc), "type": type(exc).__name__}
-        except Exception as exc:  # a bug must not kill the server; report it in one line
-            status, payload = 500, {"error": log_unexpected("control API", exc), "type": "HarnessError"}
-        self._reply(status, payload)
-
-    def _dispatch(self) -> tuple[int, Any]:
-        refused = browser_reason(self.command, self.headers.get, self.server.server_address[:2])
-        if refused is not None:
-            raise ApiError(403, refused)
-        given = self.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.server.token}".encode()):
-            raise ApiError(401, "missing or wrong control API token: send 'Authorization: Bearer <token>' "
-                                "(the token file 'chaos-harness up' printed, or env CHAOS_HARNESS_TOKEN)")
-        return self.server.api.dispatch(self.command, self.path, self._body())
-
-    def _body(self) -> bytes:
-        text = self.headers.get("Content-Length") or "0"
-        if not (text.isascii() and text.isdigit()):
-            raise ApiError(400, f"bad Content-Length {text[:40]!r}")
-        if int(text) > MAX_BODY:
-            raise ApiError(413, f"request body of {text} bytes is more than {MAX_BODY}")
-        return self.rfile.read(int(text)) if int(text) else b""
-
-    def _reply(self, status: int, payload: Any) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        if data:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
-
-
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = False
-    block_on_close = True  # stop() joins every request thread: nothing outlives the server
-    request_queue_size = 128  # listen backlog (the stdlib default of 5 delays bursts of clients by SYN retries)
-    api: ControlApi
-    token: str
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            busy = len(self._open) >= MAX_CONNECTIONS
-            if not busy:
-                self._open.add(request)
-        if busy:  # answered here, on the accept thread: no thread for a flood of connections
-            body = json.dumps({"error": f"more than {MAX_CONNECTIONS} connections at once", "type": "ApiError"})
-            try:
-                request.sendall(f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}".encode())
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def disconnect_all(self) -> None:
-        """End every open connection now (blocked reads return): ``server_close`` can join at once."""
-        with self._open_lock:
-            open_now = list(self._open)
-        for request in open_now:
-            shutdown_quietly(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Anything that escaped a handler: one log line, never a traceback on stderr."""
-        exc = sys.exc_info()[1]
-        if exc is not None and not isinstance(exc, OSError):
-            log_unexpected("control API", exc)
-
-
-class ControlServer:
-    """Serves ``ControlApi`` for ``harness`` on ``host:port`` (loopback unless explicitly allowed)."""
+    aiohttp serves it on ``loop`` (the harness's, or a loop of its own); each request's route runs
+    on a worker thread (at most ``MAX_CONNECTIONS``), since some block.
+    """
 
     def __init__(self, harness: Any, host: str = "127.0.0.1", port: int = 0, *, allow_non_loopback: bool = False,
-                 token: str | None = None, token_file: Path | None = None) -> None:
+                 token: str | None = None, token_file: Path | None = None, loop: LoopThread | None = None) -> None:
         self.harness = harness
         self.host = require_loopback(host, allow_non_loopback=allow_non_loopback, what="control API")
         self.port = port
         self.token = token or new_token()
         self.token_file = token_file  # None: the per-port default, known once the port is bound
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self.api = ControlApi(harness)
+        self._loop = loop
+        self._http: HttpServer | None = None
+        self._workers: concurrent.futures.ThreadPoolExecutor | None = None
 
     @property
     def url(self) -> str:
@@ -417,43 +321,75 @@ class ControlServer:
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     def start(self) -> "ControlServer":
-        if self._server is not None:
+        if self._http is not None:
             return self
-        sock = bind_socket(self.host, self.port, what="control API")
-        server = _Server((self.host, self.port), _Handler, bind_and_activate=False)
-        server.socket.close()
-        server.socket = sock
-        server.server_address = sock.getsockname()[:2]
-        server.server_activate()
-        server.api = ControlApi(self.harness)
-        server.token = self.token
-        self.port = server.server_address[1]
-        self.token_file = self.token_file or default_token_path(self.port)
+        http = HttpServer(self._serve, Settings(
+            "control API", _error_body, middlewares=lambda: [_require_token(self.token)], client_max_size=MAX_BODY,
+            max_connections=MAX_CONNECTIONS, keepalive_timeout=REQUEST_TIMEOUT), self._loop)
+        self._workers = concurrent.futures.ThreadPoolExecutor(MAX_CONNECTIONS, thread_name_prefix="chaos-harness-control")
         try:
+            self.port = http.start(self.host, self.port)[1]
+            self.token_file = self.token_file or default_token_path(self.port)
             write_token(self.token_file, self.token)
-        except HarnessError:
-            server.server_close()
+        except BaseException:
+            http.stop()
+            self._stop_workers()
             raise
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="chaos-harness-control")
-        self._thread.start()
+        self._http = http
         return self
 
+    async def _serve(self, request: "web.Request") -> "web.Response":
+        from aiohttp import web
+
+        from harness.aioweb import read_body
+
+        body = await read_body(request, MAX_BODY, REQUEST_TIMEOUT)
+        assert self._workers is not None
+        status, payload = await asyncio.get_running_loop().run_in_executor(
+            self._workers, self._dispatch, request.method, request.raw_path, body)
+        if payload is None:
+            return web.Response(status=status)
+        return web.Response(status=status, body=json.dumps(payload).encode(), content_type="application/json")
+
+    def _dispatch(self, method: str, target: str, body: bytes) -> tuple[int, Any]:
+        try:
+            return self.api.dispatch(method, target, body)
+        except HarnessError as exc:
+            return status_of(exc), {"error": str(exc), "type": type(exc).__name__}
+        except Exception as exc:  # a bug must not kill the server; report it in one line
+            return 500, {"error": log_unexpected("control API", exc), "type": "HarnessError"}
+
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        """Close every connection (a request in progress gets a few seconds), then the workers."""
+        http, self._http = self._http, None
+        if http is None:
             return
-        server.shutdown()
-        server.disconnect_all()
-        server.server_close()
+        http.stop()
+        self._stop_workers()
         if self.token_file is not None:
             remove_token(self.token_file, self.token)
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
 
-    def __enter__(self) -> "ControlServer":
-        return self.start()
+    def _stop_workers(self) -> None:
+        workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.shutdown(wait=True, cancel_futures=True)
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+
+def _error_body(status: int, message: str) -> dict[str, Any]:
+    return {"error": message, "type": "ApiError"}
+
+
+def _require_token(token: str) -> Any:
+    """An aiohttp middleware: 401 unless the request carries ``Authorization: Bearer <token>``."""
+    from aiohttp import web
+
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def require_token(request: "web.Request", handler: Any) -> "web.StreamResponse":
+        if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected):
+            raise Refused(401, "missing or wrong control API token: send 'Authorization: Bearer <token>' "
+                               "(the token file 'chaos-harness up' printed, or env CHAOS_HARNESS_TOKEN)")
+        return await handler(request)
+
+    return require_token

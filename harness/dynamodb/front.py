@@ -6,6 +6,10 @@ werkzeug's development server (what moto's server mode uses) always answers ``Co
 which would make every call resolve the name again and hide that behaviour. This server speaks
 HTTP/1.1 with persistent connections, frames every response with ``Content-Length``, and closes
 its open connections on ``stop()`` so no handler thread outlives the harness.
+
+It stays a hand-written server, unlike the harness's HTTP APIs (aiohttp, ``harness.httpserver``):
+faults and ``max_connection_age`` close or recycle chosen client connections on command (idle ones
+now, busy ones after their response, ``close_connections``), and no HTTP library exposes that.
 """
 
 from __future__ import annotations

@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError, HarnessError
 from harness.httpguard import load_json
+from harness.httpserver import HttpServer, Served, Settings
 from harness.loop import LoopThread
-from harness.loopback import bind_socket, require_loopback
-from harness.toxiproxy.http import HttpServer, Request, Response
+from harness.loopback import require_loopback
+from harness.toxiproxy.http import Request, Response
 from harness.toxiproxy.proxy import Proxy, ToxicEntry
 from harness.toxiproxy.toxics import InvalidToxicError
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
 API_VERSION = "2.12.0"  # the Toxiproxy API level this server speaks
+MAX_BODY = 16 << 20  # bytes of a request body
 
 
 class ApiError(Exception):
@@ -263,17 +268,19 @@ class ToxiproxyApi:
             self._remove(name)
 
 
-class EmbeddedToxiproxy:
-    """A Toxiproxy-compatible server on ``host:port`` (ephemeral by default), on a ``LoopThread``."""
+class EmbeddedToxiproxy(Served):
+    """A Toxiproxy-compatible server on ``host:port`` (ephemeral by default), on a ``LoopThread``.
+
+    The API is served by aiohttp (``harness.httpserver``); the proxies run on the same loop.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int = 0, loop: LoopThread | None = None) -> None:
         self.host = require_loopback(host, what="embedded Toxiproxy")
         self.port = port
         self.seed = seed
-        self._loop = loop
-        self._owns_loop = loop is None
         self._api = ToxiproxyApi(seed)
-        self._http: HttpServer | None = None
+        settings = Settings("embedded Toxiproxy API", _error_body, client_max_size=MAX_BODY, on_cleanup=self._api.close)
+        self._http = HttpServer(self._serve, settings, loop)
 
     @property
     def url(self) -> str:
@@ -281,45 +288,31 @@ class EmbeddedToxiproxy:
 
     @property
     def running(self) -> bool:
-        return self._http is not None
+        return self._http.running
 
     def start(self) -> "EmbeddedToxiproxy":
-        if self._http is not None:
-            return self
-        if self._loop is None:
-            self._loop = LoopThread("embedded-toxiproxy")
-        self._loop.start()
-        sock = bind_socket(self.host, self.port, what="embedded Toxiproxy API")
-        try:
-            sock.listen(64)
-            sock.setblocking(False)
-            http = HttpServer(self._api.handle)
-            self._loop.run(http.start(sock))
-        except BaseException:
-            sock.close()
-            self._stop_own_loop()
-            raise
-        self.port = sock.getsockname()[1]
-        self._http = http
+        self.port = self._http.start(self.host, self.port)[1]
         return self
+
+    async def _serve(self, request: "web.Request") -> "web.Response":
+        from aiohttp import web
+
+        from harness.aioweb import read_body
+
+        path = request.raw_path.split("?", 1)[0]
+        response = await self._api.handle(Request(request.method, path, await read_body(request, MAX_BODY)))
+        return web.Response(status=response.status, body=response.body,
+                            headers={"Content-Type": response.content_type} if response.body else None)
 
     def stop(self) -> None:
         """Stop the API, every proxy and every proxied connection; close the loop if we own it."""
-        if self._http is not None and self._loop is not None:
-            http, self._http = self._http, None
-
-            async def _stop() -> None:
-                await http.stop()
-                self._api.close()
-
-            self._loop.run(_stop())
-        self._stop_own_loop()
+        self._http.stop()
 
     def wait_upstreams_closed(self, upstreams: set[tuple[str, int]], timeout: float) -> None:
         """Return once no connection whose upstream socket is bound to one of ``upstreams`` is
         still open towards its client: its end of stream has been written to the client (the
         half-close Toxiproxy forwards) or it is closed. ``TimeoutExpired`` after ``timeout`` s."""
-        if self._loop is None:
+        if not self._http.running:
             return
         api = self._api
 
@@ -333,23 +326,16 @@ class EmbeddedToxiproxy:
                 turns += 1  # the closes happen on this loop: yield to it, then back off gently
                 await asyncio.sleep(0 if turns < 100 else 0.001)
 
-        self._loop.run(asyncio.wait_for(_wait(), timeout), timeout=timeout + 1)
+        self._http.loop.run(asyncio.wait_for(_wait(), timeout), timeout=timeout + 1)
 
     def reset(self) -> None:
         """``POST /reset`` without the HTTP round trip: every proxy enabled, every toxic removed."""
-        if self._http is None or self._loop is None:
+        if not self._http.running:
             raise HarnessError("the embedded Toxiproxy is not running")
         if all(proxy.enabled and not proxy.toxics for proxy in list(self._api.proxies.values())):
             return  # nothing to undo (most tests): skip the round trip to the loop thread
-        self._loop.run(self._api.reset())
+        self._http.loop.run(self._api.reset())
 
-    def _stop_own_loop(self) -> None:
-        if self._owns_loop and self._loop is not None:
-            self._loop.close()
-            self._loop = None
 
-    def __enter__(self) -> "EmbeddedToxiproxy":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+def _error_body(status: int, message: str) -> dict[str, Any]:
+    return {"error": message, "status": status}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from harness.httpserver import Served
 from harness.loop import LoopThread
 from harness.loopback import bind_socket, require_loopback
 
@@ -33,7 +34,7 @@ class _Echo(asyncio.Protocol):
         self.owner.connections.discard(self.transport)  # type: ignore[arg-type]
 
 
-class EchoServer:
+class EchoServer(Served):
     """An asyncio echo server on a loopback address; ``stop()`` drops every connection."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, loop: LoopThread | None = None) -> None:
@@ -79,9 +80,3 @@ class EchoServer:
         if self._owns_loop:
             self._loop.close()
             self._loop = None
-
-    def __enter__(self) -> "EchoServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
