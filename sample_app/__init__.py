@@ -2,8 +2,7 @@
 
 Read it module by module: ``store`` (botocore retries and timeouts, conditional writes),
 ``failover`` (error classes, circuit breakers, regional router), ``cache`` (static stability),
-``sessions`` (the service), ``api`` (its HTTP API, a Flask app), ``server`` (serving that API),
-``config`` (resilient vs naive, environment).
+``sessions`` (the service), ``server`` (HTTP API), ``config`` (resilient vs naive, environment).
 
 Names are imported on first use, so code that only needs the configuration or the table specs
 (the harness reading its settings) does not pay for importing boto3.

@@ -1,60 +1,196 @@
-"""Serving the sample app's Flask API (``sample_app.api``) with werkzeug's threaded server.
+"""HTTP API of the sample session service (JSON in and out, HTTP/1.1 keep-alive).
 
-``AppServer`` runs it in-process (``start()``/``stop()``/``url``): ``python -m sample_app`` for the
-harness's process mode, and the in-process replicas and test fixtures. It binds loopback unless
-told otherwise, names the address in one line when the port is taken, and ``stop()`` ends every
-open connection and joins every handler thread, so nothing leaks.
+    POST   /users            {"username", "password"}          -> 201 | 400 | 409 | 503
+    POST   /sessions         {"username", "password"}          -> 201 | 400 | 401 | 503
+                             Idempotency-Key header (or "client_token" in the body)
+    GET    /sessions/{id}                                      -> 200 | 400 | 401 | 404 | 503
+    DELETE /sessions/{id}                                      -> 200 | 400 | 404 | 503
+    GET    /healthz                                            -> 200 (breaker states)
+    GET    /metrics                                            -> 200 (counters)
 
-werkzeug's server answers every request with ``Connection: close`` (it dropped keep-alive in 2.1),
-so each client request opens a new connection and resolves the app's name again, the way clients
-reach a service whose load balancer does not keep idle connections. The DynamoDB side is where
-pooled connections matter, and the harness's own fronts keep those open.
+Every response carries ``X-Served-By-Region`` (a region, or ``none``) and ``X-Served-From``
+(``dynamodb``, ``cache`` or ``app``); JSON bodies repeat them as ``region``, ``source`` and
+``stale``. Errors are ``{"error": <code>, "message": <one line>}`` with a proper status.
+
+``AppServer`` runs in-process for test fixtures (``start()``/``stop()``/``url``); stop() closes
+idle keep-alive connections and joins every handler thread, so nothing leaks.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from flask import Flask
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
-
 from harness.loopback import bind_socket, require_loopback
-from sample_app.api import create_app
 from sample_app.config import AppConfig, RetrySettings, Timeouts
+from sample_app.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from sample_app.metrics import Metrics
-from sample_app.sessions import SessionService
+from sample_app.sessions import Result, SessionService
 from sample_app.store import check_tables, make_client
 
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT = 30.0  # seconds a connection may wait for its request before its thread lets go
+KNOWN_PATHS = ("/users", "/sessions", "/healthz", "/metrics")
+MAX_BODY = 64 * 1024
+IDLE_TIMEOUT = 30.0  # seconds a keep-alive connection may sit idle before its thread lets go
 
 
-class _Handler(WSGIRequestHandler):
-    timeout = REQUEST_TIMEOUT
+class _Routes:
+    """Maps method and path to a service call; knows nothing about sockets."""
+
+    def __init__(self, service: SessionService, metrics: Metrics) -> None:
+        self.service = service
+        self.metrics = metrics
+
+    def dispatch(self, method: str, path: str, headers: Any, body: Callable[[], Any]) -> Result:
+        """The service's result for one request; raises ``ApiError``."""
+        path = _clean(path)
+        parts = path.strip("/").split("/")
+        if path == "/users":
+            _allow(method, "POST")
+            return self.service.create_user(body())
+        if path == "/sessions":
+            _allow(method, "POST")
+            payload = body()
+            token = payload.get("client_token") if isinstance(payload, dict) else None
+            key = headers.get("Idempotency-Key") or (token if isinstance(token, str) else None)
+            return self.service.login(payload, key)
+        if len(parts) == 2 and parts[0] == "sessions":
+            _allow(method, "GET", "DELETE")
+            if method == "GET":
+                return self.service.validate(parts[1])
+            return self.service.logout(parts[1])
+        if path == "/healthz":
+            _allow(method, "GET")
+            return self.service.health()
+        if path == "/metrics":
+            _allow(method, "GET")
+            return Result(200, self.metrics.snapshot(), None, "app")
+        raise NotFound(f"no route {method} {path}")
+
+
+def _clean(path: str) -> str:
+    return path.split("?", 1)[0].rstrip("/") or "/"
+
+
+def route_label(method: str, path: str) -> str:
+    """Metrics label with session ids folded away, so counters stay few."""
+    path = _clean(path)
+    if path.startswith("/sessions/") and path.count("/") == 2:
+        return f"{method} /sessions/{{id}}"
+    return f"{method} {path}" if path in KNOWN_PATHS else f"{method} (unknown)"
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise MethodNotAllowed(f"{method} is not allowed here; use {' or '.join(allowed)}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sample-app/1"
+    timeout = IDLE_TIMEOUT
     disable_nagle_algorithm = True  # headers and body are separate writes: don't wait on delayed ACKs
+    server: _HttpServer
 
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
-        """Quiet: a drill sends thousands of requests; the app's metrics count them."""
-        log.log(logging.ERROR if type == "error" else logging.DEBUG, message, *args)
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def _handle(self, method: str) -> None:
+        consumed = False
+
+        def body() -> Any:
+            nonlocal consumed
+            consumed = True
+            return self._read_json()
+
+        try:
+            result = self.server.routes.dispatch(method, self.path, self.headers, body)
+        except ApiError as exc:
+            source = "dynamodb" if exc.region else "app"
+            body_json = {"error": exc.code, "message": exc.message, "region": exc.region, "source": source, "stale": False}
+            result = Result(exc.status, body_json, exc.region, source)
+        except Exception:  # a bug of ours: answer 500 and keep serving
+            log.exception("unhandled error in %s %s", method, self.path)
+            result = Result(500, {"error": "internal_error", "message": "internal error"}, None, "app")
+        if not consumed and self._declared_length():
+            self.close_connection = True  # an unread body would be parsed as the next request
+        label = route_label(method, self.path)
+        self.server.routes.metrics.count_request(label, result.status, result.region, result.source)
+        self._send(result)
+
+    def _declared_length(self) -> int:
+        try:
+            return int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return 0
+
+    def _read_json(self) -> Any:
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            raise BadRequest("request needs a JSON body with Content-Length")
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise BadRequest(f"bad Content-Length {raw_length!r}") from None
+        if length > MAX_BODY:
+            self.close_connection = True
+            raise PayloadTooLarge(f"body of {length} bytes exceeds {MAX_BODY}")
+        data = self.rfile.read(length)
+        try:
+            return json.loads(data or b"null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest(f"body is not valid JSON: {exc}") from None
+
+    def _send(self, result: Result) -> None:
+        payload = json.dumps(result.body).encode()
+        self.send_response(result.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Served-By-Region", result.region or "none")
+        self.send_header("X-Served-From", result.source)
+        for name, value in result.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
 
 
-class _Server(ThreadedWSGIServer):
-    """werkzeug's threaded server, made to end with its connections: handler threads are joined
-    on close instead of left as daemons, and open connections are tracked so ``stop()`` and
-    ``drain()`` can end them."""
+class _HttpServer(ThreadingHTTPServer):
+    """Threaded server that tracks open connections so stop() can end idle keep-alives."""
 
     daemon_threads = False
     block_on_close = True
 
-    def __init__(self, sock: socket.socket, app: Flask) -> None:
-        host, port = sock.getsockname()[:2]
-        super().__init__(host, port, app, _Handler, fd=sock.fileno())  # serves a duplicate of ``sock``
+    def __init__(self, sock: socket.socket, routes: _Routes) -> None:
+        super().__init__(sock.getsockname()[:2], _Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.server_address = sock.getsockname()
+        self.server_name, self.server_port = self.server_address[0], self.server_address[1]
+        self.routes = routes
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._connection_ended = threading.Condition(self._lock)
@@ -122,7 +258,7 @@ class AppServer:
         self.clock = clock
         self.breaker_clock = breaker_clock
         self.service: SessionService | None = None
-        self._server: _Server | None = None
+        self._server: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -141,28 +277,28 @@ class AppServer:
         sock = bind_socket(self.host, self.port, what="sample app")
         service = SessionService.from_config(self.config, self.metrics, clock=self.clock, breaker_clock=self.breaker_clock)
         try:
-            sock.listen(_Server.request_queue_size)
-            server = _Server(sock, create_app(service, self.metrics))
+            server = _HttpServer(sock, _Routes(service, self.metrics))
+            server.server_activate()
         except BaseException:
+            sock.close()
             service.close()
             raise
-        finally:
-            sock.close()  # the server listens on its own duplicate
         self.service, self._server = service, server
-        self.port = server.port
+        self.port = server.server_port
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sample-app:{self.port}")
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop accepting, end open connections, join every thread, close DynamoDB pools."""
+        """Stop accepting, end keep-alive connections, join every thread, close DynamoDB pools."""
         server, thread, service = self._server, self._thread, self.service
         if server is None:
             return
         server.shutdown()
         server.close_connections()
+        server.server_close()  # joins handler threads (block_on_close)
         if thread is not None:
-            thread.join()  # serve_forever ends with server_close(), which joins the handler threads
+            thread.join()
         if service is not None:
             service.close()
         self._server = self._thread = self.service = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import botocore.config
@@ -67,7 +67,12 @@ class Session:
     expires_at: float
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "session_id": self.session_id,
+            "username": self.username,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+        }
 
 
 @dataclass(frozen=True)
