@@ -18,7 +18,7 @@ import collections
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import botocore.exceptions
@@ -199,29 +199,22 @@ class Breaker(Protocol):
 StateListener = Callable[[str, str, str], None]  # (breaker name, old state, new state)
 
 
+@dataclass(eq=False)
 class CircuitBreaker:
     """Closed -> open after the trip policy fires; open -> half-open after ``cooldown`` (by
     ``clock``, injectable so tests are deterministic); half-open admits one probe at a time, whose
     success closes the breaker and whose failure re-opens it for another cooldown."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        trip: TripPolicy,
-        cooldown: float,
-        clock: Callable[[], float] = time.monotonic,
-        on_change: StateListener | None = None,
-    ) -> None:
-        self.name = name
-        self.trip = trip
-        self.cooldown = cooldown
-        self.clock = clock
-        self.on_change = on_change
-        self._state = CLOSED
-        self._opened_at = 0.0
-        self._probe_out = False
-        self._lock = threading.Lock()
+    name: str
+    _: KW_ONLY
+    trip: TripPolicy
+    cooldown: float
+    clock: Callable[[], float] = time.monotonic
+    on_change: StateListener | None = None
+    _state: str = field(default=CLOSED, init=False)
+    _opened_at: float = field(default=0.0, init=False)
+    _probe_out: bool = field(default=False, init=False)  # a half-open probe is in flight
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def state(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import botocore.config
@@ -67,12 +67,7 @@ class Session:
     expires_at: float
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "username": self.username,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
