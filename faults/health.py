@@ -35,7 +35,7 @@ class HealthFault(Fault):
     group: str | None = option(None, "DNS name of the checked group, e.g. dynamodb.us-east-1.amazonaws.com (none: the only group)")
 
     def start(self, env: Environment) -> None:
-        self.attach(env).add_fault(self)
+        self.attach(env).faults.add(self)
 
     def attach(self, env: Environment) -> "HealthChecker":
         """The running checker, with this fault's group and target resolved against it."""
@@ -48,7 +48,7 @@ class HealthFault(Fault):
 
     def stop(self, env: Environment) -> None:
         checker = self.component(env, "health", "the health checker")
-        checker.remove_fault(self)
+        checker.faults.remove(self)
 
     def bind(self, checker: "HealthChecker") -> None:
         self._group = checker.group(self.group).name
@@ -235,7 +235,7 @@ class KillTarget(TargetFault):
         self._killed = self.roll("kill")
         if self._killed:
             self.control().stop()
-        checker.add_fault(self)  # listed with the active faults, though it never overrides a check
+        checker.faults.add(self)  # listed with the active faults, though it never overrides a check
 
     def bind(self, checker: "HealthChecker") -> None:
         super().bind(checker)
