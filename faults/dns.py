@@ -195,3 +195,16 @@ class Truncate(DnsFault):
     def act(self, ctx: QueryContext) -> None:
         ctx.truncate = True
 
+
+@fault("dns.ttl_zero")
+class TtlZero(DnsFault):
+    """Answer normally but with TTL 0 on the address records, so resolvers must not cache them.
+
+    Every lookup then reaches the DNS server: shows whether a client copes with (or depends on)
+    caching, and makes a later DNS change take effect on the very next connection.
+    """
+
+    def act(self, ctx: QueryContext) -> None:
+        for record in ctx.reply.rr:
+            if record.rtype in (QTYPE.A, QTYPE.AAAA):
+                record.ttl = 0
