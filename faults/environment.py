@@ -31,7 +31,8 @@ T = TypeVar("T")
 class DnsComponent(Protocol):
     """``harness.dns.DnsServer`` as DNS faults use it."""
 
-    faults: FaultChain[DnsHook]
+    @property
+    def faults(self) -> FaultChain[DnsHook]: ...
 
 
 class ProxiesComponent(Protocol):
@@ -50,9 +51,15 @@ class ProxiesComponent(Protocol):
 class EndpointComponent(Protocol):
     """One service endpoint of a region: a hostname whose nodes are Toxiproxy proxies."""
 
-    hostname: str
-    port: int | None  # None: no proxies in front (nothing for a network fault to act on)
-    proxy_names: Sequence[str]
+    @property
+    def hostname(self) -> str: ...
+
+    @property
+    def port(self) -> int | None:
+        """None: no proxies in front of the endpoint (nothing for a network fault to act on)."""
+
+    @property
+    def proxy_names(self) -> Sequence[str]: ...
 
     @property
     def nodes(self) -> Sequence[str]: ...
@@ -64,7 +71,8 @@ class EndpointComponent(Protocol):
 class RegionComponent(Protocol):
     """One mocked DynamoDB region (``harness.dynamodb.Region``)."""
 
-    service_faults: FaultChain[ServiceHook]
+    @property
+    def service_faults(self) -> FaultChain[ServiceHook]: ...
 
     def endpoint(self, name: str) -> EndpointComponent: ...
 
@@ -78,7 +86,8 @@ class ReplicationControl(Protocol):
 class DynamoComponent(Protocol):
     """``harness.dynamodb.DynamoRegions`` as DynamoDB and network faults use it."""
 
-    replication: ReplicationControl
+    @property
+    def replication(self) -> ReplicationControl: ...
 
     def select(self, regions: str | Iterable[str] | None) -> Sequence[RegionComponent]: ...
 
@@ -86,8 +95,11 @@ class DynamoComponent(Protocol):
 class HealthComponent(Protocol):
     """``harness.health.HealthChecker`` as health faults use it."""
 
-    faults: FaultChain[HealthHook]
-    interval: float
+    @property
+    def faults(self) -> FaultChain[HealthHook]: ...
+
+    @property
+    def interval(self) -> float: ...
 
     def group(self, name: str | None = None) -> Group: ...
 
@@ -97,10 +109,17 @@ class HealthComponent(Protocol):
 class Environment(Protocol):
     """The components faults act on; each is ``None`` when this harness does not run it."""
 
-    dns: DnsComponent | None
-    proxies: ProxiesComponent | None
-    dynamodb: DynamoComponent | None
-    health: HealthComponent | None
+    @property
+    def dns(self) -> DnsComponent | None: ...
+
+    @property
+    def proxies(self) -> ProxiesComponent | None: ...
+
+    @property
+    def dynamodb(self) -> DynamoComponent | None: ...
+
+    @property
+    def health(self) -> HealthComponent | None: ...
 
 
 # What each component is called in the ``ComponentMissingError`` of a fault that needs it.

@@ -64,7 +64,8 @@ class QueryContext:
 class DnsHook(Protocol):
     """What a DNS fault implements: look at one query and edit it (the chain's hook)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def apply(self, ctx: QueryContext) -> None: ...
 

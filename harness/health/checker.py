@@ -71,7 +71,8 @@ class Probe:
 class HealthHook(Protocol):
     """What every health fault implements (the chain's hook)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def check_override(self, probe: Probe) -> bool | None:
         """``False`` forces the check to fail, ``True`` to pass, ``None`` lets the real probe decide."""
