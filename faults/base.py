@@ -14,49 +14,57 @@ import dataclasses
 import hashlib
 import math
 import random
+import re
 import threading
 import types
 import typing
-from collections.abc import Hashable, Mapping
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, ClassVar, TypeVar
 
-from harness.errors import ComponentMissingError, FaultOptionError, UnknownFaultError, shown
+from faults.environment import Environment, require
+from harness.errors import FaultOptionError, UnknownFaultError, shown
+from harness.registry import Registry
 
-_REGISTRY: dict[str, type["Fault"]] = {}
+_REGISTRY: Registry["Fault"] = Registry("fault name")
+_NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 
-
-class Environment(Protocol):
-    """What a running harness exposes to faults; a component is ``None`` when not running."""
-
-    dns: Any
-    proxies: Any
-    dynamodb: Any
-    health: Any
+F = TypeVar("F", bound="Fault")
+C = TypeVar("C")
 
 
-def register(cls: type["Fault"]) -> type["Fault"]:
-    """Class decorator: make a fault available under ``cls.name`` everywhere."""
-    if not getattr(cls, "name", None) or "." not in cls.name:
-        raise TypeError(f"{cls.__qualname__} needs a name of the form 'family.fault'")
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise TypeError(f"fault name {cls.name!r} registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
+def fault(name: str) -> Callable[[type[F]], type[F]]:
+    """Class decorator making a fault class available as ``name`` in Python, YAML, the CLI and markers.
+
+    ``name`` is ``family.fault`` (``"dns.empty_answer"``). The class is already a keyword-only
+    dataclass (every ``Fault`` subclass is, see ``Fault.__init_subclass__``); its docstring's first
+    line is its ``summary``, shown by ``chaos-harness list`` and in the README's fault table.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise TypeError(f"fault name {name!r} is not of the form 'family.fault' (lower case, digits, _)")
+
+    def named(cls: type[F]) -> type[F]:
+        doc = (cls.__doc__ or "").strip() if "__doc__" in cls.__dict__ else ""
+        if not doc:
+            raise TypeError(f"{cls.__qualname__} needs a docstring whose first line says what fault {name} does")
+        _REGISTRY.add(name, cls)
+        cls.name = name
+        cls.summary = doc.splitlines()[0].strip().rstrip(".")
+        return cls
+
+    return named
 
 
 def fault_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def fault_class(name: str) -> type["Fault"]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
+    cls = _REGISTRY.get(name)
+    if cls is None:
         close = [n for n in fault_names() if n.split(".")[-1] == name.split(".")[-1]]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UnknownFaultError(
-            f"unknown fault {name!r}{hint}; known faults: {', '.join(fault_names())}"
-        ) from None
+        raise UnknownFaultError(f"unknown fault {name!r}{hint}; known faults: {', '.join(fault_names())}")
+    return cls
 
 
 def option(default: Any, help: str, unit: str = "") -> Any:
@@ -120,6 +128,7 @@ class Draws:
         return math.floor(u + (n + 1) * p) > math.floor(u + n * p)
 
 
+@typing.dataclass_transform(kw_only_default=True, field_specifiers=(dataclasses.field, option))
 @dataclasses.dataclass(kw_only=True, eq=False)
 class Fault:
     """Base of every fault: options common to all of them plus the start/stop contract.
@@ -127,10 +136,20 @@ class Fault:
     ``probability`` selects the affected events through ``Draws`` (seeded, keyed by what is
     affected, spread evenly), so a run repeats exactly whatever the timing; ``duration`` (seconds)
     makes the fault clear itself.
+
+    Every subclass is made a keyword-only dataclass when it is defined (its fields are its options,
+    faults compare by identity), so a fault family's base and each fault declare only their
+    options; ``@fault("family.name")`` then names and registers a concrete fault.
     """
 
     name: ClassVar[str]
-    summary: ClassVar[str] = ""
+    summary: ClassVar[str]  # the first line of the fault's docstring (set by ``@fault``)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        doc = cls.__dict__.get("__doc__")
+        dataclasses.dataclass(cls, kw_only=True, eq=False)
+        cls.__doc__ = doc  # the class's own docstring (or none), not the signature dataclass writes
 
     probability: float = option(1.0, "share of occurrences affected, drawn from a generator seeded by seed", "0..1")
     seed: int = option(0, "seed of the probability draws: the same seed repeats a run exactly")
@@ -138,16 +157,18 @@ class Fault:
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.probability <= 1.0) or math.isnan(self.probability):
-            raise FaultOptionError(f"{self.name}: probability must be between 0 and 1, got {self.probability!r}")
+            raise FaultOptionError(f"{self.name}: probability must be between 0 and 1, got {self.probability!r}",
+                                   option="probability")
         if self.duration is not None and not (self.duration > 0 and math.isfinite(self.duration)):
-            raise FaultOptionError(f"{self.name}: duration must be a positive number of seconds, got {self.duration!r}")
+            raise FaultOptionError(f"{self.name}: duration must be a positive number of seconds, got {self.duration!r}",
+                                   option="duration")
         self.rng = random.Random(f"{self.name}:{self.seed}")  # for sequential draws (e.g. flap jitter)
         self.draws = Draws(self.name, self.seed, self.probability)
         self.validate()
 
     # -- contract for subclasses -------------------------------------------------------------
     def validate(self) -> None:
-        """Check option values; raise ``FaultOptionError`` naming the fault and the option."""
+        """Check option values; raise ``FaultOptionError`` naming the fault and the option (``option=``)."""
 
     def start(self, env: Environment) -> None:
         raise NotImplementedError
@@ -172,11 +193,10 @@ class Fault:
     def describe(self) -> dict[str, Any]:
         return {"fault": self.name, **self.options()}
 
-    def component(self, env: Environment, attr: str, what: str) -> Any:
-        value = getattr(env, attr, None)
-        if value is None:
-            raise ComponentMissingError(f"fault {self.name} needs {what}, which this harness is not running")
-        return value
+    def require(self, component: C | None, what: str) -> C:
+        """A component of ``env`` (``self.require(env.dns, "the DNS server")``), or the one-line
+        ``ComponentMissingError`` saying this fault needs ``what``."""
+        return require(component, self.name, what)
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -187,11 +207,16 @@ class Fault:
         known = cls.option_names()
         unknown = [k for k in options if k not in known]
         if unknown:
-            raise FaultOptionError(
-                f"{cls.name}: unknown option {unknown[0]!r}; known options: {', '.join(known)}"
-            )
+            raise FaultOptionError(f"{cls.name}: unknown option {unknown[0]!r}; known options: {', '.join(known)}",
+                                   option=unknown[0])
         hints = typing.get_type_hints(cls)
-        values = {k: _coerce(v, hints[k], f"{cls.name}: option {k!r}") for k, v in options.items()}
+        values = {}
+        for key, value in options.items():
+            try:
+                values[key] = _coerce(value, hints[key], f"{cls.name}: option {key!r}")
+            except FaultOptionError as exc:
+                exc.option = key
+                raise
         try:
             return cls(**values)
         except TypeError as exc:  # a required option is missing

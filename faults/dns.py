@@ -13,7 +13,6 @@ registered fault name.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import math
 from collections.abc import Mapping
@@ -22,7 +21,8 @@ from typing import Any, ClassVar
 
 from dnslib import QTYPE
 
-from faults.base import Environment, Fault, option, register
+from faults.base import Environment, Fault, fault, option
+from faults.environment import DNS_SERVER
 from harness.dns.context import QueryContext
 from harness.dns.zone import normalize_name
 from harness.errors import FaultOptionError
@@ -31,7 +31,6 @@ from harness.errors import FaultOptionError
 UNBOUND_LOOPBACK = "127.255.255.254"
 
 
-@dataclasses.dataclass(kw_only=True, eq=False)
 class DnsFault(Fault):
     """Shared options and matching for every DNS fault.
 
@@ -45,11 +44,12 @@ class DnsFault(Fault):
     def validate(self) -> None:
         patterns = tuple(normalize_name(p) for p in self.qname)
         if not patterns or any(not p for p in patterns):
-            raise FaultOptionError(f"{self.name}: option 'qname' needs non-empty names or patterns, got {list(self.qname)!r}")
+            raise FaultOptionError(f"{self.name}: option 'qname' needs non-empty names or patterns, got {list(self.qname)!r}",
+                                   option="qname")
         types = tuple(t.strip().upper() for t in self.qtype)
         unknown = [t for t in types if t not in QTYPE.reverse]
         if unknown:
-            raise FaultOptionError(f"{self.name}: option 'qtype' has unknown record type {unknown[0]!r}")
+            raise FaultOptionError(f"{self.name}: option 'qtype' has unknown record type {unknown[0]!r}", option="qtype")
         self.qname, self.qtype = patterns, types
 
     @classmethod
@@ -57,17 +57,17 @@ class DnsFault(Fault):
         options = dict(options)
         if "name" in options:
             if "qname" in options:
-                raise FaultOptionError(f"{cls.name}: give the name pattern once, as 'qname' or its alias 'name'")
+                raise FaultOptionError(f"{cls.name}: give the name pattern once, as 'qname' or its alias 'name'",
+                                       option="name")
             options["qname"] = options.pop("name")
         return super().from_options(options)
 
     def start(self, env: Environment) -> None:
-        self.component(env, "dns", "the DNS server").faults.add(self)
+        self.require(env.dns, DNS_SERVER).faults.add(self)
 
     def stop(self, env: Environment) -> None:
-        dns = getattr(env, "dns", None)
-        if dns is not None:
-            dns.faults.remove(self)
+        if env.dns is not None:
+            env.dns.faults.remove(self)
 
     def matches(self, ctx: QueryContext) -> bool:
         return (
@@ -86,100 +86,83 @@ class DnsFault(Fault):
         raise NotImplementedError
 
 
-@register
-@dataclasses.dataclass(kw_only=True, eq=False)
+@fault("dns.empty_answer")
 class EmptyAnswer(DnsFault):
-    """NOERROR with no records: the empty DynamoDB endpoint record of 20 Oct 2025.
+    """Answer NOERROR with no records: the empty DynamoDB endpoint record of 20 Oct 2025.
 
     Route 53 answers an empty record set like any NODATA: authoritative, with the zone SOA in
     the authority section, which makes resolvers cache the emptiness for the negative TTL. Set
     ``soa=False`` for a bare empty answer (resolvers then do not cache it, RFC 2308 s5).
     """
 
-    name: ClassVar[str] = "dns.empty_answer"
-    summary: ClassVar[str] = "answer NOERROR with no records"
     soa: bool = option(True, "include the zone SOA, so resolvers cache the empty answer for the negative TTL")
 
     def act(self, ctx: QueryContext) -> None:
         ctx.set_negative("NOERROR", soa=self.soa)
 
 
-@register
-@dataclasses.dataclass(kw_only=True, eq=False)
+@fault("dns.nxdomain")
 class Nxdomain(DnsFault):
-    """The name does not exist (with the SOA, so resolvers cache it)."""
-
-    name: ClassVar[str] = "dns.nxdomain"
-    summary: ClassVar[str] = "answer NXDOMAIN"
+    """Answer NXDOMAIN: the name does not exist (with the SOA, so resolvers cache it)."""
 
     def act(self, ctx: QueryContext) -> None:
         ctx.set_negative("NXDOMAIN")
 
 
-@register
-@dataclasses.dataclass(kw_only=True, eq=False)
-class Servfail(DnsFault):
-    """The server cannot answer (resolvers retry another server, then give up: EAI_AGAIN)."""
+class ErrorAnswer(DnsFault):
+    """Answer with the error ``rcode`` and empty sections."""
 
-    name: ClassVar[str] = "dns.servfail"
-    summary: ClassVar[str] = "answer SERVFAIL"
+    rcode: ClassVar[str]
 
     def act(self, ctx: QueryContext) -> None:
-        ctx.set_error("SERVFAIL")
+        ctx.set_error(self.rcode)
 
 
-@register
-@dataclasses.dataclass(kw_only=True, eq=False)
-class Refused(DnsFault):
-    """The server refuses the query, as a misconfigured or lame server does."""
+@fault("dns.servfail")
+class Servfail(ErrorAnswer):
+    """Answer SERVFAIL: the server cannot answer (resolvers try another server, then give up: EAI_AGAIN)."""
 
-    name: ClassVar[str] = "dns.refused"
-    summary: ClassVar[str] = "answer REFUSED"
-
-    def act(self, ctx: QueryContext) -> None:
-        ctx.set_error("REFUSED")
+    rcode = "SERVFAIL"
 
 
-@register
-@dataclasses.dataclass(kw_only=True, eq=False)
+@fault("dns.refused")
+class Refused(ErrorAnswer):
+    """Answer REFUSED, as a misconfigured or lame server does."""
+
+    rcode = "REFUSED"
+
+
+@fault("dns.timeout")
 class Timeout(DnsFault):
-    """No answer at all: the client waits for its own timeout and retries."""
-
-    name: ClassVar[str] = "dns.timeout"
-    summary: ClassVar[str] = "drop the query"
+    """Drop the query: no answer at all, the client waits for its own timeout and retries."""
 
     def act(self, ctx: QueryContext) -> None:
         ctx.drop = True
 
 
-@register
-@dataclasses.dataclass(kw_only=True, eq=False)
+@fault("dns.delay")
 class Delay(DnsFault):
-    """The right answer, ``latency`` seconds late (added to any other delay)."""
+    """Answer after a set latency: the right answer, late (added to any other delay)."""
 
-    name: ClassVar[str] = "dns.delay"
-    summary: ClassVar[str] = "answer after a set latency"
     latency: float = option(1.0, "how late the answer comes", "s")
 
     def validate(self) -> None:
         super().validate()
         if not (self.latency > 0 and math.isfinite(self.latency)):
-            raise FaultOptionError(f"{self.name}: option 'latency' must be a positive number of seconds, got {self.latency!r}")
+            raise FaultOptionError(f"{self.name}: option 'latency' must be a positive number of seconds, got {self.latency!r}",
+                                   option="latency")
 
     def act(self, ctx: QueryContext) -> None:
         ctx.delay += self.latency
 
 
-@register
-@dataclasses.dataclass(kw_only=True, eq=False)
+@fault("dns.wrong_address")
 class WrongAddress(DnsFault):
     """Answer with other addresses (A gets the IPv4 ones, AAAA the IPv6 ones; none: NODATA).
 
     The default is a loopback address nothing listens on, so connections are refused quickly.
     """
 
-    name: ClassVar[str] = "dns.wrong_address"
-    summary: ClassVar[str] = "answer with other addresses"
     addresses: tuple[str, ...] = option((UNBOUND_LOOPBACK,), "the addresses answered instead (default: one nothing listens on)")
 
     def validate(self) -> None:
@@ -189,28 +172,39 @@ class WrongAddress(DnsFault):
             try:
                 parsed.append(str(ipaddress.ip_address(address.strip())))
             except ValueError:
-                raise FaultOptionError(f"{self.name}: option 'addresses' has {address!r}, which is not an IP address") from None
+                raise FaultOptionError(f"{self.name}: option 'addresses' has {address!r}, which is not an IP address",
+                                       option="addresses") from None
         if not parsed:
-            raise FaultOptionError(f"{self.name}: option 'addresses' needs at least one address")
+            raise FaultOptionError(f"{self.name}: option 'addresses' needs at least one address", option="addresses")
         self.addresses = tuple(parsed)
 
     def act(self, ctx: QueryContext) -> None:
         ctx.set_addresses(self.addresses)
 
 
-@register
-@dataclasses.dataclass(kw_only=True, eq=False)
+@fault("dns.truncate")
 class Truncate(DnsFault):
-    """UDP answers come back truncated (TC=1, no records), so clients must retry over TCP.
+    """Set TC on UDP answers (no records), so clients must retry over TCP.
 
     Only UDP queries match; TCP is answered normally, which is what a client needs to recover.
     """
-
-    name: ClassVar[str] = "dns.truncate"
-    summary: ClassVar[str] = "set TC on UDP answers (forces TCP)"
 
     def matches(self, ctx: QueryContext) -> bool:
         return ctx.transport == "udp" and super().matches(ctx)
 
     def act(self, ctx: QueryContext) -> None:
         ctx.truncate = True
+
+
+@fault("dns.ttl_zero")
+class TtlZero(DnsFault):
+    """Answer normally but with TTL 0 on the address records, so resolvers must not cache them.
+
+    Every lookup then reaches the DNS server: shows whether a client copes with (or depends on)
+    caching, and makes a later DNS change take effect on the very next connection.
+    """
+
+    def act(self, ctx: QueryContext) -> None:
+        for record in ctx.reply.rr:
+            if record.rtype in (QTYPE.A, QTYPE.AAAA):
+                record.ttl = 0

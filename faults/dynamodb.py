@@ -8,10 +8,11 @@ replication like AWS FIS ``aws:dynamodb:global-table-pause-replication``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Literal
 
-from faults.base import Environment, Fault, option, register
+from faults.base import Environment, Fault, fault, option
+from faults.environment import DYNAMODB
 from harness.dynamodb import awsjson
 from harness.dynamodb.awsjson import AwsError
 from harness.errors import FaultOptionError
@@ -30,10 +31,10 @@ def dynamodb_operations() -> list[str]:
     return _OPERATIONS
 
 
-@dataclass(kw_only=True, eq=False)
 class ServiceErrorFault(Fault):
     """Shared shape of the service-error faults: which regions and operations, which error."""
 
+    error_answered: ClassVar[AwsError]  # the error a fault of this kind answers with
     region: tuple[str, ...] = option(("us-east-1",), "region(s) whose DynamoDB answers with the error")
     operation: tuple[str, ...] = option((), "DynamoDB operations hit, e.g. PutItem, GetItem (empty: every operation)")
     targets: list[Any] = field(default_factory=list, init=False, repr=False)
@@ -42,10 +43,11 @@ class ServiceErrorFault(Fault):
         known = dynamodb_operations()
         for op in self.operation:
             if op not in known:
-                raise FaultOptionError(f"{self.name}: unknown DynamoDB operation {op!r} (e.g. PutItem, GetItem, Query)")
+                raise FaultOptionError(f"{self.name}: unknown DynamoDB operation {op!r} (e.g. PutItem, GetItem, Query)",
+                                       option="operation")
 
     def aws_error(self) -> AwsError:
-        raise NotImplementedError
+        return self.error_answered
 
     def intercept(self, operation: str, attempt: int = 1) -> AwsError | None:
         if self.operation and operation not in self.operation:
@@ -53,8 +55,7 @@ class ServiceErrorFault(Fault):
         return self.aws_error() if self.roll(operation, attempt) else None
 
     def start(self, env: Environment) -> None:
-        dynamodb = self.component(env, "dynamodb", "mocked DynamoDB regions")
-        self.targets = dynamodb.select(self.region)
+        self.targets = list(self.require(env.dynamodb, DYNAMODB).select(self.region))
         for region in self.targets:
             region.service_faults.add(self)
 
@@ -64,11 +65,9 @@ class ServiceErrorFault(Fault):
         self.targets = []
 
 
-@register
-@dataclass(kw_only=True, eq=False)
+@fault("dynamodb.throttle")
 class Throttle(ServiceErrorFault):
-    name: ClassVar[str] = "dynamodb.throttle"
-    summary: ClassVar[str] = "requests throttled (HTTP 400 ProvisionedThroughputExceededException or ThrottlingException)"
+    """Requests throttled (HTTP 400 ProvisionedThroughputExceededException or ThrottlingException)."""
 
     error: Literal["ProvisionedThroughputExceededException", "ThrottlingException"] = option(
         "ProvisionedThroughputExceededException", "which throttling error code DynamoDB answers"
@@ -80,34 +79,26 @@ class Throttle(ServiceErrorFault):
         return awsjson.PROVISIONED_THROUGHPUT_EXCEEDED
 
 
-@register
-@dataclass(kw_only=True, eq=False)
+@fault("dynamodb.internal_error")
 class InternalError(ServiceErrorFault):
-    name: ClassVar[str] = "dynamodb.internal_error"
-    summary: ClassVar[str] = "requests fail with HTTP 500 InternalServerError"
+    """Requests fail with HTTP 500 InternalServerError."""
 
-    def aws_error(self) -> AwsError:
-        return awsjson.INTERNAL_SERVER_ERROR
+    error_answered = awsjson.INTERNAL_SERVER_ERROR
 
 
-@register
-@dataclass(kw_only=True, eq=False)
+@fault("dynamodb.unavailable")
 class Unavailable(ServiceErrorFault):
-    name: ClassVar[str] = "dynamodb.unavailable"
-    summary: ClassVar[str] = "requests fail with HTTP 503 ServiceUnavailable"
+    """Requests fail with HTTP 503 ServiceUnavailable."""
 
-    def aws_error(self) -> AwsError:
-        return awsjson.SERVICE_UNAVAILABLE
+    error_answered = awsjson.SERVICE_UNAVAILABLE
 
 
-@register
-@dataclass(kw_only=True, eq=False)
+@fault("dynamodb.pause_replication")
 class PauseReplication(Fault):
-    name: ClassVar[str] = "dynamodb.pause_replication"
-    summary: ClassVar[str] = "global-table replication paused; writes queue up and catch up when cleared"
+    """Global-table replication paused; writes queue up and catch up when cleared."""
 
     def start(self, env: Environment) -> None:
-        self.component(env, "dynamodb", "mocked DynamoDB regions").replication.pause()
+        self.require(env.dynamodb, DYNAMODB).replication.pause()
 
     def stop(self, env: Environment) -> None:
-        self.component(env, "dynamodb", "mocked DynamoDB regions").replication.resume()
+        self.require(env.dynamodb, DYNAMODB).replication.resume()

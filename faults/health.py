@@ -19,27 +19,28 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from faults.base import Environment, Fault, option, register
+from faults.base import Environment, Fault, fault, option
+from faults.environment import HEALTH_CHECKER, HealthComponent
 from harness.errors import ConfigError, FaultOptionError
 
 if TYPE_CHECKING:
     from harness.health import HealthChecker, Probe
+    from harness.health.targets import Control
 
 
-@dataclass(kw_only=True, eq=False)
 class HealthFault(Fault):
     """Shared by the family: finds the checker and the group, joins and leaves its fault list."""
 
     group: str | None = option(None, "DNS name of the checked group, e.g. dynamodb.us-east-1.amazonaws.com (none: the only group)")
 
     def start(self, env: Environment) -> None:
-        self.attach(env).add_fault(self)
+        self.attach(env).faults.add(self)
 
-    def attach(self, env: Environment) -> "HealthChecker":
+    def attach(self, env: Environment) -> HealthComponent:
         """The running checker, with this fault's group and target resolved against it."""
-        checker = self.component(env, "health", "the health checker")
+        checker = self.require(env.health, HEALTH_CHECKER)
         try:
             self.bind(checker)
         except ConfigError as exc:
@@ -47,24 +48,24 @@ class HealthFault(Fault):
         return checker
 
     def stop(self, env: Environment) -> None:
-        checker = self.component(env, "health", "the health checker")
-        checker.remove_fault(self)
+        checker = self.require(env.health, HEALTH_CHECKER)
+        checker.faults.remove(self)
 
-    def bind(self, checker: "HealthChecker") -> None:
+    def bind(self, checker: HealthComponent) -> None:
         self._group = checker.group(self.group).name
 
     def check_override(self, probe: "Probe") -> bool | None:
-        """``False`` forces the check to fail, ``None`` lets the real probe decide."""
+        """``False`` forces the check to fail, ``True`` to pass, ``None`` lets the real probe decide
+        (``harness.health.checker.HealthHook``)."""
         return None
 
 
-@dataclass(kw_only=True, eq=False)
 class TargetFault(HealthFault):
     """A fault on one target of the group: ``target`` is its index or address (default the first)."""
 
     target: int | str = option(0, "the target by 0-based index or address")
 
-    def bind(self, checker: "HealthChecker") -> None:
+    def bind(self, checker: HealthComponent) -> None:
         super().bind(checker)
         group = checker.group(self._group)
         self._index = group.index_of(self.target)
@@ -73,7 +74,7 @@ class TargetFault(HealthFault):
     def hits(self, probe: "Probe") -> bool:
         return probe.group == self._group and probe.index == self._index
 
-    def control(self) -> Any:
+    def control(self) -> Control:
         control = self._target.control
         if control is None:
             raise FaultOptionError(
@@ -96,13 +97,12 @@ class _Cycle:
         return self.start + self.failing + self.passing
 
 
-@register
-@dataclass(kw_only=True, eq=False)
+@fault("health.flap")
 class Flap(TargetFault):
-    """Checks of one target alternate failing/passing: ``period`` seconds per cycle, ``duty`` of it failing.
+    """A target's health checks alternate between failing and passing.
 
-    The period is converted to rounds with the checker's interval (at least 2 rounds, at least one
-    failing and one passing). Each cycle starts with its failing phase; ``jitter`` shifts each
+    ``period`` seconds per cycle, ``duty`` of it failing. The period is converted to rounds with
+    the checker's interval (at least 2 rounds, at least one failing and one passing). Each cycle starts with its failing phase; ``jitter`` shifts each
     phase's length by a seeded whole number of rounds in [-jitter, +jitter] (never below one round),
     and ``probability`` is the seeded chance that a cycle's failing phase happens at all. The
     schedule counts from the first round after the fault starts.
@@ -117,9 +117,6 @@ class Flap(TargetFault):
     puts it back (``healthy_threshold``) until its data path is up.
     """
 
-    name = "health.flap"
-    summary = "a target's health checks alternate between failing and passing"
-
     period: float = option(1.0, "length of one failing+passing cycle", "s")
     duty: float = option(0.5, "share of each cycle the checks fail", "0..1")
     jitter: int = option(0, "seeded +/- change of each phase's length", "rounds")
@@ -128,18 +125,21 @@ class Flap(TargetFault):
 
     def validate(self) -> None:
         if not (math.isfinite(self.period) and self.period > 0):
-            raise FaultOptionError(f"{self.name}: period must be a positive number of seconds, got {self.period!r}")
+            raise FaultOptionError(f"{self.name}: period must be a positive number of seconds, got {self.period!r}",
+                                   option="period")
         if not 0.0 < self.duty < 1.0:
-            raise FaultOptionError(f"{self.name}: duty (share of the period failing) must be between 0 and 1, got {self.duty!r}")
+            raise FaultOptionError(f"{self.name}: duty (share of the period failing) must be between 0 and 1, got {self.duty!r}",
+                                   option="duty")
         if self.jitter < 0:
-            raise FaultOptionError(f"{self.name}: jitter must be a whole number of rounds >= 0, got {self.jitter!r}")
+            raise FaultOptionError(f"{self.name}: jitter must be a whole number of rounds >= 0, got {self.jitter!r}",
+                                   option="jitter")
         if self.propagation < 0 or (self.propagation and not self.target_down):
             raise FaultOptionError(
                 f"{self.name}: propagation must be a whole number of rounds >= 0 and needs target_down=true, "
-                f"got {self.propagation!r}"
+                f"got {self.propagation!r}", option="propagation"
             )
 
-    def bind(self, checker: "HealthChecker") -> None:
+    def bind(self, checker: HealthComponent) -> None:
         super().bind(checker)
         if self.target_down:
             self.control()
@@ -201,43 +201,36 @@ class Flap(TargetFault):
                 self._down = False
 
 
-@register
-@dataclass(kw_only=True, eq=False)
+@fault("health.fail_checks")
 class FailChecks(TargetFault):
-    """Every check of the target fails (each with ``probability``) while the target keeps serving.
+    """Health checks of a healthy target fail.
 
-    The propagation-delay half of 2025: the node is fine, the checker cannot see it. Use
+    Every check of the target fails (each with ``probability``) while the target keeps serving: the
+    propagation-delay half of 2025: the node is fine, the checker cannot see it. Use
     ``duration`` to end it; the target returns after ``healthy_threshold`` passing rounds.
     """
-
-    name = "health.fail_checks"
-    summary = "health checks of a healthy target fail"
 
     def check_override(self, probe: "Probe") -> bool | None:
         return False if self.hits(probe) and self.roll(probe.group, probe.index) else None
 
 
-@register
-@dataclass(kw_only=True, eq=False)
+@fault("health.kill_target")
 class KillTarget(TargetFault):
-    """The target really stops answering (its control is stopped) and is started again on stop.
+    """A target really stops answering.
 
-    Here the checker is right: the target leaves DNS after ``unhealthy_threshold`` failing rounds
+    Its control is stopped, and started again when the fault stops. Here the checker is right: the target leaves DNS after ``unhealthy_threshold`` failing rounds
     and comes back ``healthy_threshold`` rounds after it answers again. ``probability`` is drawn
     once: the seeded chance that the kill happens at all.
     """
-
-    name = "health.kill_target"
-    summary = "a target really stops answering"
 
     def start(self, env: Environment) -> None:
         checker = self.attach(env)
         self._killed = self.roll("kill")
         if self._killed:
             self.control().stop()
-        checker.add_fault(self)  # listed with the active faults, though it never overrides a check
+        checker.faults.add(self)  # listed with the active faults, though it never overrides a check
 
-    def bind(self, checker: "HealthChecker") -> None:
+    def bind(self, checker: HealthComponent) -> None:
         super().bind(checker)
         self.control()
 
@@ -248,13 +241,12 @@ class KillTarget(TargetFault):
             self._killed = False
 
 
-@register
-@dataclass(kw_only=True, eq=False)
+@fault("health.all_unhealthy")
 class AllUnhealthy(HealthFault):
-    """Every target of the group fails its checks (each with ``probability``): DNS fails open."""
+    """Every target of a name fails its health checks, so DNS fails open.
 
-    name = "health.all_unhealthy"
-    summary = "every target of a name fails its health checks"
+    Each check fails with ``probability``.
+    """
 
     def check_override(self, probe: "Probe") -> bool | None:
         return False if probe.group == self._group and self.roll(probe.group, probe.index) else None

@@ -10,18 +10,18 @@ targeted nodes are affected, so "one node in three is sick" repeats exactly for 
 
 from __future__ import annotations
 
-import itertools
 import dataclasses
-from dataclasses import dataclass, field
+import itertools
+from dataclasses import field
 from typing import Any, ClassVar, Literal
 
-from faults.base import Environment, Fault, option, register
+from faults.base import Environment, Fault, fault, option
+from faults.environment import DYNAMODB, PROXIES
 from harness.errors import ComponentMissingError, ConfigError, FaultOptionError
 
 _toxic_ids = itertools.count(1)
 
 
-@dataclass(kw_only=True, eq=False)
 class NodeFault(Fault):
     """Options and node selection shared by every network fault."""
 
@@ -31,7 +31,7 @@ class NodeFault(Fault):
 
     def select_proxies(self, env: Environment) -> list[str]:
         """Proxy names of the targeted nodes that this run's seeded draw affects."""
-        dynamodb = self.component(env, "dynamodb", "mocked DynamoDB regions")
+        dynamodb = self.require(env.dynamodb, DYNAMODB)
         regions = [region.endpoint(self.service) for region in dynamodb.select(self.region)]
         names: list[str] = []
         for region in regions:
@@ -47,21 +47,26 @@ class NodeFault(Fault):
         return [name for name in names if self.roll(name)]
 
 
-@dataclass(kw_only=True, eq=False)
 class ToxicFault(NodeFault):
-    """A fault that is one Toxiproxy toxic on each affected node."""
+    """A fault that is one Toxiproxy toxic on each affected node (``class X(ToxicFault, toxic="latency")``)."""
 
-    toxic_type: ClassVar[str]
+    toxic_type: ClassVar[str]  # the Toxiproxy toxic type, given as the class keyword ``toxic``
     stream: Literal["downstream", "upstream"] = option("downstream", "direction: downstream (to the client) or upstream")
     toxicity: float = option(1.0, "share of connections the toxic acts on (Toxiproxy's toxicity)", "0..1")
     toxics: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
 
+    def __init_subclass__(cls, toxic: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if toxic is not None:
+            cls.toxic_type = toxic
+
     def validate(self) -> None:
         if not 0.0 <= self.toxicity <= 1.0:
-            raise FaultOptionError(f"{self.name}: toxicity must be between 0 and 1, got {self.toxicity!r}")
-        for option, value in self.attributes().items():
+            raise FaultOptionError(f"{self.name}: toxicity must be between 0 and 1, got {self.toxicity!r}",
+                                   option="toxicity")
+        for name, value in self.attributes().items():
             if value < 0:
-                raise FaultOptionError(f"{self.name}: {option} must be >= 0, got {value!r}")
+                raise FaultOptionError(f"{self.name}: {name} must be >= 0, got {value!r}", option=name)
 
     def attributes(self) -> dict[str, Any]:
         """The toxic's attributes: the options a subclass adds beyond the shared ones."""
@@ -69,7 +74,7 @@ class ToxicFault(NodeFault):
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init and f.name not in shared}
 
     def start(self, env: Environment) -> None:
-        proxies = self.component(env, "proxies", "the Toxiproxy layer")
+        proxies = self.require(env.proxies, PROXIES)
         targets = self.select_proxies(env)
         try:
             for proxy in targets:
@@ -81,82 +86,63 @@ class ToxicFault(NodeFault):
             raise
 
     def stop(self, env: Environment) -> None:
-        proxies = self.component(env, "proxies", "the Toxiproxy layer")
+        proxies = self.require(env.proxies, PROXIES)
         while self.toxics:
             proxy, name = self.toxics.pop()
             proxies.remove_toxic(proxy, name)
 
 
-@register
-@dataclass(kw_only=True, eq=False)
-class Latency(ToxicFault):
-    name: ClassVar[str] = "network.latency"
-    summary: ClassVar[str] = "add latency (ms, +/- jitter) to data through the nodes"
-    toxic_type: ClassVar[str] = "latency"
+@fault("network.latency")
+class Latency(ToxicFault, toxic="latency"):
+    """Add latency (ms, +/- jitter) to data through the nodes."""
+
     latency: int = option(1000, "delay added to data through the nodes", "ms")
     jitter: int = option(0, "random +/- variation of the latency", "ms")
 
 
+@fault("network.reset")
+class Reset(ToxicFault, toxic="reset_peer"):
+    """Connections reset (TCP RST) after timeout ms."""
 
-@register
-@dataclass(kw_only=True, eq=False)
-class Reset(ToxicFault):
-    name: ClassVar[str] = "network.reset"
-    summary: ClassVar[str] = "connections reset (TCP RST) after timeout ms"
-    toxic_type: ClassVar[str] = "reset_peer"
     timeout: int = option(0, "reset connections after this long (0: at once)", "ms")
 
 
+@fault("network.blackhole")
+class Blackhole(ToxicFault, toxic="timeout"):
+    """Data silently dropped; connections hang (closed after timeout ms if > 0)."""
 
-@register
-@dataclass(kw_only=True, eq=False)
-class Blackhole(ToxicFault):
-    name: ClassVar[str] = "network.blackhole"
-    summary: ClassVar[str] = "data silently dropped; connections hang (closed after timeout ms if > 0)"
-    toxic_type: ClassVar[str] = "timeout"
     timeout: int = option(0, "close the connection after this long (0: hang forever)", "ms")
 
 
+@fault("network.bandwidth")
+class Bandwidth(ToxicFault, toxic="bandwidth"):
+    """Limit throughput to rate KB/s."""
 
-@register
-@dataclass(kw_only=True, eq=False)
-class Bandwidth(ToxicFault):
-    name: ClassVar[str] = "network.bandwidth"
-    summary: ClassVar[str] = "limit throughput to rate KB/s"
-    toxic_type: ClassVar[str] = "bandwidth"
     rate: int = option(1, "throughput limit", "KB/s")
 
 
+@fault("network.slow_close")
+class SlowClose(ToxicFault, toxic="slow_close"):
+    """Delay closing connections by delay ms."""
 
-@register
-@dataclass(kw_only=True, eq=False)
-class SlowClose(ToxicFault):
-    name: ClassVar[str] = "network.slow_close"
-    summary: ClassVar[str] = "delay closing connections by delay ms"
-    toxic_type: ClassVar[str] = "slow_close"
     delay: int = option(1000, "how long closing a connection is delayed", "ms")
 
 
+@fault("network.limit_data")
+class LimitData(ToxicFault, toxic="limit_data"):
+    """Close connections after bytes bytes."""
 
-@register
-@dataclass(kw_only=True, eq=False)
-class LimitData(ToxicFault):
-    name: ClassVar[str] = "network.limit_data"
-    summary: ClassVar[str] = "close connections after bytes bytes"
-    toxic_type: ClassVar[str] = "limit_data"
     bytes: int = option(0, "close each connection after this much data", "bytes")
 
 
-
-@register
-@dataclass(kw_only=True, eq=False)
+@fault("network.partition")
 class Partition(NodeFault):
-    name: ClassVar[str] = "network.partition"
-    summary: ClassVar[str] = "nodes down: proxies disabled, connections dropped and refused"
+    """Nodes down: proxies disabled, connections dropped and refused."""
+
     disabled: list[str] = field(default_factory=list, init=False, repr=False)
 
     def start(self, env: Environment) -> None:
-        proxies = self.component(env, "proxies", "the Toxiproxy layer")
+        proxies = self.require(env.proxies, PROXIES)
         try:
             for proxy in self.select_proxies(env):
                 proxies.disable(proxy)
@@ -166,6 +152,6 @@ class Partition(NodeFault):
             raise
 
     def stop(self, env: Environment) -> None:
-        proxies = self.component(env, "proxies", "the Toxiproxy layer")
+        proxies = self.require(env.proxies, PROXIES)
         while self.disabled:
             proxies.enable(self.disabled.pop())

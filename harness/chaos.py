@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from faults import Environment, Fault, create_fault
 from harness.waiting import ChangeSignal
@@ -66,8 +66,41 @@ class ActiveFault:
         self.clear()
 
 
+class FaultHandle(Protocol):
+    """An injected fault as a drill sees it: ``ActiveFault`` here, ``RemoteFault`` over the control API."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def record(self) -> FaultRecord: ...
+
+
+H = TypeVar("H", bound=FaultHandle)
+
+
+class FaultControl(Protocol[H]):
+    """What drills and ``chaos-harness run`` need to inject and clear faults by name.
+
+    ``Chaos`` (faults in this process) and ``harness.control.client.RemoteChaos`` (a harness in
+    another process) both provide it; a harness clears the handles ``H`` its own ``inject`` returned.
+    """
+
+    def clock(self) -> float:
+        """Monotonic seconds; fault records (``FaultRecord.started``/``cleared``) are on this clock."""
+
+    def inject(self, fault: str, options: Mapping[str, Any] | None = None, /) -> H: ...
+
+    def clear(self, handle: H) -> None: ...
+
+    def clear_all(self) -> None: ...
+
+
 class Chaos:
-    """Starts faults against an environment and guarantees they are stopped."""
+    """Starts faults against an environment and guarantees they are stopped (a ``FaultControl``)."""
 
     def __init__(self, env: Environment, *, seed: int | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.env = env

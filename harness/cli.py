@@ -89,6 +89,7 @@ def _drill_environment(args: argparse.Namespace, scenario: Any) -> Iterator[Any]
 
 def cmd_list(args: argparse.Namespace) -> int:
     from harness.scenario import builtin_scenarios, load_scenario
+    from harness.scenario.actions import ACTIONS, action_names
 
     from faults.catalog import describe_faults
 
@@ -99,6 +100,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("\nfaults (option (unit)  meaning [default]):")
     for line in describe_faults():
         print(line)
+    print("\nactions (scenario steps besides faults):")
+    for name in action_names():
+        print(f"{name:28} {ACTIONS[name].summary}")
     return EXIT_OK
 
 
@@ -390,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     drill_options(sub.add_parser("drill", help="run a scenario with a live display and write reports"))
     drill_options(sub.add_parser("gate", help="run a scenario for CI: exit 0 pass, 1 fail, 2 error, 3 inconclusive"))
-    sub.add_parser("list", help="list built-in scenarios and every fault with its options' units and meanings")
+    sub.add_parser("list", help="list built-in scenarios, every fault with its options' units and meanings, and the actions")
     p = sub.add_parser("validate", help="check a scenario file without running it")
     p.add_argument("scenario")
     p = sub.add_parser("up", help="start the harness and print its addresses until Ctrl-C")

@@ -27,7 +27,15 @@ class UnknownFaultError(HarnessError):
 
 
 class FaultOptionError(HarnessError):
-    """A fault was given an unknown or invalid option."""
+    """A fault was given an unknown or invalid option.
+
+    ``option`` names the offending option when one is to blame (None: the options as a whole, or
+    the harness they were checked against), so a scenario loader can point at that option's line.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class AddressInUseError(HarnessError):

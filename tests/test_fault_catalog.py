@@ -31,6 +31,17 @@ def test_list_prints_each_option_with_its_unit_and_meaning(capsys):
     assert re.search(r"^\s+period \(s\)\s+length of one failing\+passing cycle", out, re.M)
 
 
+def test_list_shows_each_fault_and_action_with_its_summary(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in fault_names():  # the summary is the first line of the fault class's docstring
+        summary = fault_class(name).__doc__.strip().splitlines()[0].rstrip(".")
+        assert re.search(rf"^{re.escape(name)}\s+{re.escape(summary)}$", out, re.M), name
+    actions = out[out.index("\nactions"):]
+    assert re.search(r"^pause_replication\s+stop global-table replication between regions$", actions, re.M)
+    assert re.search(r"^clear_faults\s+clear every active fault$", actions, re.M)
+
+
 def test_the_readme_fault_table_is_the_generated_one():
     text = README.read_text(encoding="utf-8")
     start = text.index("<!-- fault table:")

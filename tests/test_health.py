@@ -124,7 +124,7 @@ def test_fault_options_are_checked_against_the_running_checker(rig):
         create_fault("health.flap", duty=1.5)
     with pytest.raises(FaultOptionError, match="propagation"):
         create_fault("health.flap", propagation=2)
-    assert rig.chaos.active == [] and rig.health.faults == []
+    assert rig.chaos.active == [] and rig.health.faults.active == ()
 
 
 def test_kill_target_needs_a_control_and_faults_need_a_checker():
@@ -224,7 +224,7 @@ def test_a_broken_fault_stops_the_checker_loudly_instead_of_hanging_waiters(rig)
         def check_override(self, probe):
             raise RuntimeError("boom")
 
-    rig.health.add_fault(Broken())
+    rig.health.faults.add(Broken())
     with pytest.raises(HealthCheckerFailed, match="boom") as info:
         rig.health.wait_for_round(rig.health.round + 50)
     assert isinstance(info.value, HarnessError) and "\n" not in str(info.value)

@@ -98,7 +98,7 @@ def test_error_mid_timeline_still_clears_faults_and_runs_rollbacks():
     with DrillEnvDouble("failover") as env:
         env.dynamodb = None  # the replication action cannot run: a harness error mid-drill
         result = run_drill(sc, env)
-        assert env.chaos.active == [] and env.dns.faults.active == []
+        assert env.chaos.active == [] and not env.dns.faults.active
     assert result.error == "replication actions need the DynamoDB regions, which this harness is not running"
     assert not result.passed
     assert any(n["text"] == "clear all faults" for n in result.notes)
@@ -115,7 +115,7 @@ def test_ctrl_c_clears_faults_resumes_replication_and_propagates():
         env.dynamodb.replication.pause = interrupt
         with pytest.raises(KeyboardInterrupt):
             run_drill(sc, env)
-        assert env.chaos.active == [] and env.dns.faults.active == []
+        assert env.chaos.active == [] and not env.dns.faults.active
         assert env.dynamodb.replication.calls == ["pause", "resume"]  # the scenario's rollback ran
         assert env.chaos.history[0].cleared is not None
     assert no_drill_threads()

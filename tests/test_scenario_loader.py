@@ -225,3 +225,15 @@ def test_the_resolver_a_scenario_asks_for_is_what_its_harness_uses():
     with Harness.for_scenario(scenario, with_app=False) as harness:
         options = harness.resolver.options
     assert options.timeout == 2.0 and "setup.resolver" in options.source
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("probability", "2", "s.yaml:12: method[0].options.probability: dns.empty_answer: probability must be between 0 and 1"),
+    ("qtype", "[A, BOGUS]", "s.yaml:12: method[0].options.qtype: dns.empty_answer: option 'qtype' has unknown record type"),
+    ("soa", "maybe", "s.yaml:12: method[0].options.soa: dns.empty_answer: option 'soa' must be true or false"),
+])
+def test_a_bad_fault_option_is_reported_at_its_own_line(option, value, expected):
+    """The fault says which option is wrong (``FaultOptionError.option``), not only in its message."""
+    text = VALID.replace("options: {qname: dynamodb.us-east-1.amazonaws.com}",
+                         f"options:\n      qname: dynamodb.us-east-1.amazonaws.com\n      {option}: {value}")
+    assert error_of(text).startswith(expected)

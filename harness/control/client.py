@@ -139,7 +139,7 @@ class RemoteFault:
 
 
 class RemoteChaos:
-    """``harness.chaos.Chaos`` over the control API."""
+    """``harness.chaos.Chaos`` over the control API: both are a ``harness.chaos.FaultControl``."""
 
     clock = staticmethod(time.monotonic)
 

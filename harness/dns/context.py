@@ -1,17 +1,17 @@
 """What a DNS fault sees and may change: one query on its way to being answered.
 
 The server builds the honest reply from the topology first, then hands this context to every
-active fault in order. A fault edits the reply (through the helpers, so NXDOMAIN always carries
-the SOA a resolver needs) or sets ``delay``/``drop``/``truncate``, which the transport carries
+active fault in order (``apply_faults`` over the server's ``harness.fault_chain.FaultChain`` of
+``DnsHook``). A fault edits the reply (through the helpers, so NXDOMAIN always carries the SOA a
+resolver needs) or sets ``delay``/``drop``/``truncate``, which the transport carries
 out; ``applied`` names the faults that acted, for the query log and reports.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from dnslib import RCODE, DNSRecord
 
@@ -61,50 +61,18 @@ class QueryContext:
         self.reply.auth = []
 
 
-class DnsFaultLike(Protocol):
-    name: str
-
-    def apply(self, ctx: QueryContext) -> Any: ...
-
-
-class FaultChain:
-    """The ordered faults every query passes through; safe to change from any thread.
-
-    The chain is an immutable tuple swapped under a lock, so the server's per-query read
-    (``active``) takes no lock and a change applies to the very next query.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: tuple[DnsFaultLike, ...] = ()
+class DnsHook(Protocol):
+    """What a DNS fault implements: look at one query and edit it (the chain's hook)."""
 
     @property
-    def active(self) -> tuple[DnsFaultLike, ...]:
-        return self._faults
+    def name(self) -> str: ...
 
-    def add(self, fault: DnsFaultLike) -> None:
-        with self._lock:
-            if fault not in self._faults:
-                self._faults = self._faults + (fault,)
+    def apply(self, ctx: QueryContext) -> None: ...
 
-    def remove(self, fault: DnsFaultLike) -> None:
-        """Take one fault out; a no-op if it is not there (stop is idempotent)."""
-        with self._lock:
-            self._faults = tuple(f for f in self._faults if f is not fault)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._faults = ()
-
-    def run(self, ctx: QueryContext) -> None:
-        """Apply the faults in order; a dropped query is not looked at by later faults."""
-        for fault in self._faults:
-            fault.apply(ctx)
-            if ctx.drop:
-                break
-
-    def __len__(self) -> int:
-        return len(self._faults)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._faults)
+def apply_faults(faults: Iterable[DnsHook], ctx: QueryContext) -> None:
+    """Apply ``faults`` in order; a dropped query is not looked at by later faults."""
+    for fault in faults:
+        fault.apply(ctx)
+        if ctx.drop:
+            break

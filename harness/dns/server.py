@@ -29,11 +29,12 @@ from harness.dns.answers import (
     reply_rcode,
     udp_limit,
 )
-from harness.dns.context import FaultChain, QueryContext
+from harness.dns.context import DnsHook, QueryContext, apply_faults
 from harness.dns.precheck import MAX_QUERY_SIZE, BadQuery, check_query
 from harness.dns.querylog import QueryLog, QueryLogEntry
 from harness.dns.zone import Topology, normalize_name
 from harness.errors import AddressInUseError
+from harness.fault_chain import FaultChain
 from harness.loop import LoopThread
 from harness.loopback import bind_socket, require_loopback
 from harness.waiting import ChangeSignal
@@ -74,7 +75,7 @@ class DnsServer:
         self.topology = topology
         self.host = require_loopback(host, allow_non_loopback=allow_non_loopback, what="DNS server")
         self.port = port
-        self.faults = FaultChain()
+        self.faults: FaultChain[DnsHook] = FaultChain()
         self.log = QueryLog(maxlen=log_size)
         self.tcp_idle_timeout = tcp_idle_timeout
         self._loop_thread = loop
@@ -336,7 +337,7 @@ class DnsServer:
         )
         faults = self.faults.active
         if faults and zone is not None:
-            self.faults.run(ctx)
+            apply_faults(faults, ctx)
         outcome = _Outcome(None, ctx.qname, ctx.qtype, faults=tuple(ctx.applied), delay=ctx.delay)
         if ctx.drop:
             return outcome

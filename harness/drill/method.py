@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from harness.chaos import ActiveFault
+from harness.chaos import FaultHandle
 from harness.drill.records import FaultWindow
 from harness.scenario.actions import ACTIONS
 from harness.scenario.model import Scenario, Step
@@ -21,7 +21,8 @@ Note = Callable[[str], None]
 
 
 class MethodWalk:
-    """The method of ``scenario`` against ``env`` (anything with ``chaos``, and what actions need)."""
+    """The method of ``scenario`` against ``env``: anything with ``chaos`` (a ``harness.chaos.FaultControl``)
+    and what the scenario's actions need."""
 
     def __init__(self, scenario: Scenario, env: Any, clock: Callable[[], float]) -> None:
         self.scenario = scenario
@@ -29,7 +30,7 @@ class MethodWalk:
         self.clock = clock
         self.abort = threading.Event()
         self.held: dict[int, Step] = {}  # actions with 'for' currently in effect
-        self.faults: dict[int, ActiveFault] = {}
+        self.faults: dict[int, FaultHandle] = {}
         self.t0 = 0.0
 
     def schedule(self) -> list[tuple[float, int, str, Step]]:

@@ -17,7 +17,7 @@ _EXPORTS = {
     "Replicator": "harness.dynamodb.replication",
     "RequestLog": "harness.dynamodb.request_log",
     "RequestRecord": "harness.dynamodb.request_log",
-    "ServiceFaults": "harness.dynamodb.service_faults",
+    "ServiceHook": "harness.dynamodb.service_faults",
     "GsiSpec": "harness.dynamodb.tables",
     "TableSpec": "harness.dynamodb.tables",
 }

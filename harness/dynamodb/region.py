@@ -28,9 +28,10 @@ from harness.dynamodb.clients import session
 from harness.dynamodb.front import KeepAliveWSGIServer, WSGIApp
 from harness.dynamodb.replication import CaptureWrites, Replicator
 from harness.dynamodb.request_log import RecordRequests, RequestLog
-from harness.dynamodb.service_faults import ServiceFaultMiddleware, ServiceFaults
+from harness.dynamodb.service_faults import ServiceFaultMiddleware, ServiceHook
 from harness.dynamodb.store import Store
 from harness.errors import ConfigError
+from harness.fault_chain import FaultChain
 from harness.loopback import LoopbackPool
 
 
@@ -142,7 +143,7 @@ class Region(Endpoint):
                  service_nodes: int = 1) -> None:
         self.name = name
         self.store = store
-        self.service_faults = ServiceFaults()
+        self.service_faults: FaultChain[ServiceHook] = FaultChain()
         self.requests = RequestLog()
         app = RecordRequests(
             ScopeCheck(

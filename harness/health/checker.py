@@ -7,10 +7,11 @@ change is an ``HealthEvent`` with its time and round, and ``changed`` is notifie
 round, so tests and drills wait for "round n", "target x unhealthy" or "DNS answered y" instead
 of sleeping.
 
-Health faults plug in through ``add_fault``: before each probe the checker asks the active faults
-(``check_override(probe) -> bool | None``) whether the result is forced (``False`` fail, ``True``
-pass) or left to the real probe (``None``); a fault may also define ``async before_round(checker,
-round_no)`` to act on the target itself (stop it through its control) before the round probes.
+Health faults plug in through the checker's ``faults`` chain (``harness.fault_chain.FaultChain`` of
+``HealthHook``): before each probe the checker asks the active faults (``check_override(probe) ->
+bool | None``) whether the result is forced (``False`` fail, ``True`` pass) or left to the real
+probe (``None``). A fault that also acts on the target itself (stops it through its control) before
+a round probes implements ``RoundHook`` as well (``async before_round(checker, round_no)``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from harness.errors import ConfigError, HarnessError
+from harness.fault_chain import FaultChain
 from harness.health.policy import Decision, ProbeResult, TargetState, decide, min_published, validate_settings
 from harness.health.targets import Target
 from harness.loop import LoopThread
@@ -66,10 +68,21 @@ class Probe:
     round: int
 
 
-class CheckOverride(Protocol):
-    name: str
+class HealthHook(Protocol):
+    """What every health fault implements (the chain's hook)."""
 
-    def check_override(self, probe: Probe) -> bool | None: ...
+    @property
+    def name(self) -> str: ...
+
+    def check_override(self, probe: Probe) -> bool | None:
+        """``False`` forces the check to fail, ``True`` to pass, ``None`` lets the real probe decide."""
+
+
+@runtime_checkable
+class RoundHook(Protocol):
+    """Optional second hook: act on the targets themselves before each round's probes."""
+
+    async def before_round(self, checker: "HealthChecker", round_no: int) -> None: ...
 
 
 @dataclass(eq=False)
@@ -126,7 +139,7 @@ class HealthChecker:
         self.failure: BaseException | None = None
         self._lock = threading.RLock()
         self._groups: dict[str, Group] = {}
-        self._faults: list[CheckOverride] = []
+        self.faults: FaultChain[HealthHook] = FaultChain()
         self._events: list[HealthEvent] = []
         self._owns_loop = loop is None
         self._loop = loop or LoopThread("chaos-harness-health")
@@ -168,20 +181,6 @@ class HealthChecker:
         return ", ".join(self._groups) or "(none)"
 
     # -- faults ---------------------------------------------------------------------------------
-    def add_fault(self, fault: CheckOverride) -> None:
-        with self._lock:
-            self._faults.append(fault)
-
-    def remove_fault(self, fault: CheckOverride) -> None:
-        with self._lock:
-            if fault in self._faults:
-                self._faults.remove(fault)
-
-    @property
-    def faults(self) -> list[CheckOverride]:
-        with self._lock:
-            return list(self._faults)
-
     async def run_blocking(self, fn: Callable[[], T]) -> T:
         """Run a blocking call (stopping a replica) off the loop, so DNS keeps answering meanwhile."""
         if self._workers is None:
@@ -217,7 +216,7 @@ class HealthChecker:
     def reset(self) -> None:
         """Per-test state: forget faults and events, every target healthy and back in DNS."""
         with self._lock:
-            self._faults.clear()
+            self.faults.clear()
             self._events.clear()
             for group in self._groups.values():
                 for state in group.states:
@@ -256,11 +255,10 @@ class HealthChecker:
     async def _round(self, number: int) -> None:
         with self._lock:
             groups = list(self._groups.values())
-            faults = list(self._faults)
+        faults = self.faults.active
         for fault in faults:
-            hook = getattr(fault, "before_round", None)
-            if hook is not None:
-                await hook(self, number)
+            if isinstance(fault, RoundHook):
+                await fault.before_round(self, number)
         probes = [Probe(g.name, i, t, number) for g in groups for i, t in enumerate(g.targets)]
         # Overrides are decided in probe order before any I/O, so seeded faults draw deterministically.
         forced = [self._override(p, faults) for p in probes]
@@ -281,7 +279,7 @@ class HealthChecker:
         self.changed.notify()
 
     @staticmethod
-    def _override(probe: Probe, faults: list[CheckOverride]) -> tuple[bool, str] | None:
+    def _override(probe: Probe, faults: Sequence[HealthHook]) -> tuple[bool, str] | None:
         for fault in faults:
             verdict = fault.check_override(probe)
             if verdict is not None:

@@ -10,41 +10,74 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.errors import ComponentMissingError
 from harness.scenario.timeline import TimeFormatError, parse_duration
 
+if TYPE_CHECKING:
+    from harness.chaos import FaultControl
 
-def _replication(env: Any) -> Any:
-    dynamodb = getattr(env, "dynamodb", None)
-    if dynamodb is None:
+
+class Replication(Protocol):
+    """Global-table replication as actions drive it (``Replicator``, or ``RemoteReplication``)."""
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def wait_caught_up(self, timeout: float) -> None: ...
+
+
+class ReplicatedRegions(Protocol):
+    @property
+    def replication(self) -> Replication: ...
+
+
+class ActionEnvironment(Protocol):
+    """What actions need from the harness they run against (``Harness`` or ``RemoteHarness``)."""
+
+    @property
+    def chaos(self) -> FaultControl[Any]: ...
+
+    @property
+    def dynamodb(self) -> ReplicatedRegions | None:
+        """None when the harness runs no DynamoDB regions."""
+
+
+Run = Callable[[ActionEnvironment, Mapping[str, Any]], None]
+
+
+def _replication(env: ActionEnvironment) -> Replication:
+    if env.dynamodb is None:
         raise ComponentMissingError("replication actions need the DynamoDB regions, which this harness is not running")
-    return dynamodb.replication
+    return env.dynamodb.replication
 
 
-def _pause(env: Any, options: Mapping[str, Any]) -> None:
+def _pause(env: ActionEnvironment, options: Mapping[str, Any]) -> None:
     _replication(env).pause()
 
 
-def _resume(env: Any, options: Mapping[str, Any]) -> None:
+def _resume(env: ActionEnvironment, options: Mapping[str, Any]) -> None:
     _replication(env).resume()
 
 
-def _wait(env: Any, options: Mapping[str, Any]) -> None:
+def _wait(env: ActionEnvironment, options: Mapping[str, Any]) -> None:
     _replication(env).wait_caught_up(options.get("timeout", 10.0))
 
 
-def _clear(env: Any, options: Mapping[str, Any]) -> None:
+def _clear(env: ActionEnvironment, options: Mapping[str, Any]) -> None:
     env.chaos.clear_all()
 
 
 @dataclass(frozen=True)
 class Action:
+    """A named operator step: ``summary`` is what ``chaos-harness list`` shows for it."""
+
     name: str
     summary: str
-    run: Callable[[Any, Mapping[str, Any]], None]
-    undo: Callable[[Any, Mapping[str, Any]], None] | None = None
+    run: Run
+    undo: Run | None = None
     duration_options: tuple[str, ...] = ()
 
     def validate(self, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
-from harness.errors import HarnessError, shown
+from harness.errors import FaultOptionError, HarnessError, UnknownFaultError, shown
 from harness.scenario.actions import ACTIONS, action_names
 from harness.scenario.app_reader import APP_FIELDS, read_process, read_tables, read_traffic, read_url, read_writes
 from harness.scenario.session_traffic import REGION_HEADER, session_traffic
@@ -538,12 +538,13 @@ class _Reader:
             raise options["duration"].error("use the step's 'for' instead of a duration option")
         try:
             create_fault(name, plain)
+        except UnknownFaultError as exc:
+            raise name_node.error(str(exc)) from None
+        except FaultOptionError as exc:  # at the option to blame when the fault names one
+            blamed = options.get(exc.option) if exc.option is not None else None
+            raise (blamed or options_node).error(str(exc)) from None
         except HarnessError as exc:
-            message = str(exc)
-            if "unknown fault" in message:
-                raise name_node.error(message) from None
-            named = [k for k in options if f"'{k}'" in message]
-            raise (options[named[0]] if named else options_node).error(message) from None
+            raise options_node.error(str(exc)) from None
         return name
 
     def when(self, f: dict[str, Node], node: Node) -> tuple[float, float | None]:

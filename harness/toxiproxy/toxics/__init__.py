@@ -9,26 +9,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.registry import Registry
 from harness.toxiproxy.toxics.base import Chunk, Emit, InvalidToxicError, Stub, Toxic
 
-_REGISTRY: dict[str, type[Toxic]] = {}
+_REGISTRY: Registry[Toxic] = Registry("toxic type")
 
 
 def register(cls: type[Toxic]) -> type[Toxic]:
     """Class decorator: make a toxic available under ``cls.type``."""
-    if cls.type in _REGISTRY and _REGISTRY[cls.type] is not cls:
-        raise TypeError(f"toxic type {cls.type!r} registered twice")
-    _REGISTRY[cls.type] = cls
-    return cls
+    return _REGISTRY.add(cls.type, cls)
 
 
 def toxic_types() -> list[str]:
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def create_toxic(type_name: Any, attributes: Mapping[str, Any] | None) -> Toxic:
     """A toxic of the named type, or ``InvalidToxicError`` (HTTP 400) naming the problem."""
-    cls = _REGISTRY.get(type_name) if isinstance(type_name, str) else None
+    cls = _REGISTRY.get(type_name)
     if cls is None:
         raise InvalidToxicError(f"invalid toxic type: {type_name!r} (known: {', '.join(toxic_types())})")
     return cls.from_attributes(attributes)
