@@ -11,6 +11,7 @@ from harness.drill.load import plan
 from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
 from harness.drill.slo import evaluate, impacts, percentile
 from harness.drill.testing import DrillEnvDouble
+from harness.report import drill_report
 from harness.scenario import parse_scenario
 
 SCENARIO = """\
@@ -63,7 +64,7 @@ def test_the_report_says_which_resolver_settings_the_drill_ran_with():
     sc = parse_scenario(SCENARIO, "r.yaml")
     with DrillEnvDouble("failover") as env:
         env.resolver = SimpleNamespace(options=ResolverOptions(1.0, 2, source="host: /etc/resolv.conf"))
-        report = run_drill(sc, env).to_dict()
+        report = drill_report(run_drill(sc, env))
     assert report["resolver"] == {"timeout": 1.0, "attempts": 2, "source": "host: /etc/resolv.conf"}
     assert "timeout 1s x 2 (host: /etc/resolv.conf)" in render_html(report)
 
