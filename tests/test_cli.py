@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness import cli
-from harness.drill.testing import DrillEnvDouble
+from drill_double import DrillEnvDouble
 from harness.errors import AddressInUseError
 
 SCENARIO = """\

@@ -12,7 +12,7 @@ import pytest
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.loopback import LoopbackPool
-from tests.conftest import require_tool
+from conftest import require_tool
 
 DDB = "dynamodb.us-east-1.amazonaws.com"
 WEST = "dynamodb.us-west-2.amazonaws.com"

@@ -10,7 +10,7 @@ from harness.drill import run_drill
 from harness.drill.load import plan
 from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
 from harness.drill.slo import evaluate, impacts, percentile
-from harness.drill.testing import DrillEnvDouble
+from drill_double import DrillEnvDouble
 from harness.report import drill_report
 from harness.scenario import parse_scenario
 

@@ -5,7 +5,8 @@
 ``SessionAppDouble``, a real HTTP server speaking the sample app's session API in memory whose
 behaviour while a DNS fault is active is chosen by the test: fail over to the other region
 (resilient), answer 503 (naive), or acknowledge logins it never stores (lost writes).
-Used by the drill, report and CLI tests; handy for trying a scenario's SLOs quickly too.
+Used by the runner and CLI tests. ``FaultListDouble`` is only what ``Chaos`` calls on a component's
+fault list (add, remove, clear, active); the components' real chain is not needed here.
 """
 
 from __future__ import annotations
