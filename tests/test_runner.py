@@ -13,23 +13,12 @@ from harness.drill.slo import evaluate, impacts, percentile
 from drill_double import DrillEnvDouble
 from harness.report import drill_report
 from harness.scenario import parse_scenario
+from scenario_texts import empty_answer_drill
 
-SCENARIO = """\
-title: runner test
-seed: 7
-load: {duration: 2.4s, rps: 50, users: 10, workers: 4, request_timeout: 1s}
-steady_state:
-  - success_rate: {min: 90%, window: 1.2s, min_requests: 20}
-  - time_to_failover: {max: 0.5s}
-  - time_to_recover: {max: 0.5s}
-  - lost_writes: 0
-  - duplicate_writes: 0
-method:
-  - fault: dns.empty_answer
-    at: 0.8s
-    for: 0.8s
-    options: {qname: dynamodb.us-east-1.amazonaws.com}
-"""
+SCENARIO = empty_answer_drill(
+    "runner test", settings="seed: 7\n", load="duration: 2.4s, rps: 50, users: 10, workers: 4, request_timeout: 1s",
+    success_rate="min: 90%, window: 1.2s, min_requests: 20", at="0.8s", lasting="0.8s",
+    objectives="  - time_to_failover: {max: 0.5s}\n  - time_to_recover: {max: 0.5s}\n  - duplicate_writes: 0\n")
 
 
 def outcome(result):
