@@ -1,4 +1,5 @@
-"""The package's layering: no import cycle among the modules of harness/, faults/ and sample_app/.
+"""The package's layering: no import cycle among the modules of harness/, faults/ and sample_app/,
+and no module there that only the tests use.
 
 Imports are read from the source with ``ast`` (nothing is imported), counting every import: those
 inside functions and under ``TYPE_CHECKING`` too, since a cycle "for types only" still ties two
@@ -8,10 +9,17 @@ modules into one. ``from a.b import c`` is an edge to ``a.b.c`` when that is a m
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("harness", "faults", "sample_app")
+# Modules loaded by path or by name from outside Python imports, and who loads them.
+LOADED_FROM_OUTSIDE = {
+    "harness.sandbox_child": "harness.sandbox runs the file as a script inside the namespace",
+    "harness.chaostoolkit.actions": "Chaos Toolkit experiments name it (examples/chaostoolkit)",
+    "harness.chaostoolkit.probes": "Chaos Toolkit experiments name it (examples/chaostoolkit)",
+}
 
 
 def modules() -> dict[str, Path]:
@@ -109,6 +117,41 @@ def test_no_import_cycle_in_the_package() -> None:
     found = cycles(graph)
     described = [" <-> ".join(f"{m} (imports {sorted(graph[m] & set(c))})" for m in c) for c in found]
     assert not found, "import cycles:\n" + "\n".join(described)
+
+
+def entry_points() -> set[str]:
+    """The modules pyproject.toml names as console scripts and plugin entry points."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    targets = list(project.get("scripts", {}).values())
+    for group in project.get("entry-points", {}).values():
+        targets.extend(group.values())
+    return {target.partition(":")[0] for target in targets}
+
+
+def reached(roots: set[str], known: dict[str, Path]) -> set[str]:
+    """Every module loading ``roots`` runs: imports, the packages around them, and the modules a
+    lazy-export table names as strings (``harness.lazy``)."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        named = {node.value for node in ast.walk(ast.parse(known[name].read_text(encoding="utf-8")))
+                 if isinstance(node, ast.Constant) and node.value in known}
+        for target in imports(name, known[name], known) | named | {name}:
+            parts = target.split(".")
+            todo.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return seen
+
+
+def test_every_module_serves_the_package_not_only_the_tests() -> None:
+    """Scaffolding only tests use lives in tests/: each module is reached from an entry point."""
+    known = modules()
+    roots = entry_points() | set(LOADED_FROM_OUTSIDE) | {name for name in known if name.endswith(".__main__")}
+    assert roots <= set(known), roots - set(known)
+    assert sorted(set(known) - reached(roots, known)) == []
 
 
 def test_nothing_in_the_package_imports_the_tests() -> None:
