@@ -49,7 +49,7 @@ def skip_retry_backoff() -> Iterator[Backoffs]:
 
 
 class NetworkedRegions:
-    """The DynamoDB part of a harness, for this package's tests and benchmarks.
+    """The DynamoDB part of a harness, for the tests and bench/dynamodb_bench.py.
 
     Loop thread, DNS server, Toxiproxy layer, regions with endpoint nodes, and the resolver hook so
     boto3 resolves ``dynamodb.<region>.amazonaws.com`` through the harness DNS. ``env`` is what
