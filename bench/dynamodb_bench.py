@@ -18,9 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # NetworkedRegions is test set-up, kept in tests/
 
-from harness.dynamodb.testing import NetworkedRegions  # noqa: E402
+from regions_fixtures import NetworkedRegions  # noqa: E402
 
 KEY = {"pk": {"S": "bench"}}
 

@@ -30,10 +30,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # EchoServer is a test upstream, kept in tests/
 
+from echo_server import EchoServer  # noqa: E402
 from harness.proxies import ProxyLayer  # noqa: E402
-from harness.toxiproxy.upstreams import EchoServer  # noqa: E402
 
 BLOCK = 1 << 20
 

@@ -118,7 +118,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
     from harness.drill import run_drill
     from harness.drill.progress import LineProgress, NullProgress
-    from harness.report import write_reports
+    from harness.report import drill_report, write_reports
     from harness.report.fmt import LABELS, verdict
     from harness.scenario import load_scenario
 
@@ -137,7 +137,7 @@ def cmd_drill(args: argparse.Namespace, *, live: bool) -> int:
             break
         earlier.append(result.reason)
         print(f"INCONCLUSIVE (run {run} of at most {args.repeat}, running again): {result.reason}")
-    report = result.to_dict()
+    report = drill_report(result)
     report["runs"] = {"count": len(earlier) + 1, "limit": args.repeat, "inconclusive_before": earlier}
     paths = write_reports(report, args.report_dir)
     for r in result.slos:

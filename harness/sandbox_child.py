@@ -45,6 +45,8 @@ def bind_mount(source: str, target: str) -> None:
 
 
 def listen(host: str, port: int, kind: int) -> socket.socket:
+    """Bind (and for TCP listen) inside the sandbox. ``harness.loopback.bind_socket`` binds the same
+    way, but this file imports nothing from the harness (see the module docstring)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, kind)
     try:

@@ -1,4 +1,8 @@
-"""A CLI child process whose output lines a test waits on (``chaos-harness up``, ``run``)."""
+"""A CLI child process whose output lines a test waits on (``chaos-harness up``, ``run``).
+
+A pytest plugin (tests/conftest.py): ``remote`` is a clean ``RemoteHarness`` on the test module's
+own ``up`` fixture (the URL of a control API that module started).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from harness.control import RemoteHarness
 
 START_TIMEOUT = 60.0
 CLI = str(Path(sys.executable).parent / "chaos-harness")
@@ -72,4 +78,14 @@ def harness_up(*args: str) -> Iterator[str]:
         proc.wait_line(r"harness is up")
         yield url
     finally:
-        assert proc.stop() == 130, proc.lines
+        assert proc.stop() == 130, proc.lines  # interrupted: faults cleared, servers stopped
+
+
+@pytest.fixture
+def remote(up: str) -> Iterator[RemoteHarness]:
+    """A ``RemoteHarness`` on the module's ``up``: reset before the test, its faults cleared after."""
+    harness = RemoteHarness(up)
+    harness.reset()
+    yield harness
+    harness.chaos.clear_all()
+    harness.close()

@@ -1,4 +1,9 @@
-"""A running harness DNS server with a fault injector, for the resolver and sandbox tests."""
+"""DNS set-up shared by the DNS, resolver and sandbox tests (a pytest plugin: tests/conftest.py).
+
+``topology``: the records the DNS server tests query (us-east-1 on three addresses, us-west-2 on
+one, the app on IPv4 and IPv6); ``dns_env``: a running server for the resolver-facing zone with a
+fault injector.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,17 @@ from harness.dns.zone import Topology
 from harness.loopback import LoopbackPool
 
 NAME = "dynamodb.us-east-1.amazonaws.com"
+WEST = "dynamodb.us-west-2.amazonaws.com"
+APP = "app.chaos.test"
+
+
+@pytest.fixture
+def topology() -> Topology:
+    topo = Topology()
+    topo.set(NAME, ["127.0.0.10", "127.0.0.11", "127.0.0.12"], ttl=5)
+    topo.set(WEST, ["127.0.0.13"], ttl=5)
+    topo.set(APP, ["127.0.0.20", "::1"], ttl=30)
+    return topo
 
 
 @dataclass

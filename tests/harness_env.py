@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.environment import Harness, HarnessConfig
-from sample_app.testing import AppClient, Reply
+from local_regions import AppClient, Reply
 
 EAST, WEST = "us-east-1", "us-west-2"
 PASSWORD = "correct horse battery"

@@ -27,8 +27,8 @@ from harness.errors import AddressInUseError, ConfigError, HarnessError
 from harness.loopback import LoopbackPool, bind_socket
 from sample_app.failover import CLOSED, HALF_OPEN, OPEN
 from sample_app.tables import IDEMPOTENCY_TABLE, SESSIONS_TABLE, TABLE_SPECS
-from sample_app.testing import Reply
-from harness_env import EAST, WEST, HarnessSlot, User, harness_slot, session_id  # noqa: F401  (fixture)
+from local_regions import Reply
+from harness_env import EAST, WEST, HarnessSlot, User, session_id
 
 EAST_HOST = f"dynamodb.{EAST}.amazonaws.com"
 COOLDOWN = 0.3  # breaker open time: short, so fail-back is quick

@@ -20,11 +20,11 @@ from harness.chaostoolkit import actions, probes
 from harness.errors import HarnessError
 from cli_process import harness_up
 from harness.resolver import use_harness_dns
-from test_control_api import EAST, remote  # noqa: F401  (remote: a reset RemoteHarness on this module's 'up')
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = ROOT / "examples" / "chaostoolkit" / "experiment.json"
 CHAOS = str(Path(sys.executable).parent / "chaos")
+EAST = "dynamodb.us-east-1.amazonaws.com"
 WEST = "dynamodb.us-west-2.amazonaws.com"
 
 

@@ -9,20 +9,13 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness import cli
-from harness.drill.testing import DrillEnvDouble
+from drill_double import DrillEnvDouble
 from harness.errors import AddressInUseError
+from scenario_texts import empty_answer_drill
 
-SCENARIO = """\
-title: cli test
-load: {duration: 1.2s, rps: 100, users: 8, workers: 4, request_timeout: 1s}
-steady_state:
-  - success_rate: {min: 90%, window: 0.4s, min_requests: 3}
-  - lost_writes: 0
-method:
-  - fault: dns.empty_answer
-    at: 0.4s
-    for: 0.4s
-"""
+SCENARIO = empty_answer_drill(
+    "cli test", load="duration: 1.2s, rps: 100, users: 8, workers: 4, request_timeout: 1s",
+    success_rate="min: 90%, window: 0.4s, min_requests: 3", at="0.4s", lasting="0.4s")
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from harness.errors import (
 )
 from harness.loopback import LoopbackPool, bind_socket
 from harness.resolver import use_harness_dns
-from cli_process import Process
+from cli_process import Process, harness_up
 from conftest import require_tool
 
 BIN = Path(sys.executable).parent
@@ -42,23 +42,8 @@ EAST = "dynamodb.us-east-1.amazonaws.com"
 @pytest.fixture(scope="module")
 def up():
     """``chaos-harness up`` with the sample app and a control API on a free loopback port."""
-    proc = Process(CLI + ["up", SCENARIO, "--control", "127.0.0.1:0"])
-    try:
-        url = proc.wait_line(r"^control\s+(http://\S+)").group(1)
-        proc.wait_line(r"harness is up")
+    with harness_up(SCENARIO) as url:
         yield url
-    finally:
-        code = proc.stop()
-        assert code == 130, proc.lines  # interrupted: faults cleared, servers stopped
-
-
-@pytest.fixture
-def remote(up):
-    harness = RemoteHarness(up)
-    harness.reset()
-    yield harness
-    harness.chaos.clear_all()
-    harness.close()
 
 
 def cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from harness.resolver import ResolverOptions, use_harness_dns
-from harness_dns_env import NAME, DnsEnv, dns_env  # noqa: F401  (fixture)
+from harness_dns_env import NAME, DnsEnv
 
 RESOLVER = ResolverOptions(timeout=0.2, attempts=1)
 ONE_LOOKUP_PER_ATTEMPT = Counter({("udp", "A"): 3, ("udp", "AAAA"): 3})

@@ -12,11 +12,8 @@ import pytest
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.loopback import LoopbackPool
-from tests.conftest import require_tool
-
-DDB = "dynamodb.us-east-1.amazonaws.com"
-WEST = "dynamodb.us-west-2.amazonaws.com"
-APP = "app.chaos.test"
+from conftest import require_tool
+from harness_dns_env import APP, WEST, NAME as DDB
 
 
 @dataclass
@@ -61,21 +58,9 @@ def dig_path() -> str:
 
 
 @pytest.fixture
-def topology() -> Topology:
-    topo = Topology()
-    topo.set(DDB, ["127.0.0.10", "127.0.0.11"], ttl=5)
-    topo.set(WEST, ["127.0.0.12"], ttl=5)
-    topo.set(APP, ["127.0.0.20", "::1"], ttl=30)
-    return topo
-
-
-@pytest.fixture
 def dns(topology: Topology):
-    server = DnsServer(topology, host=LoopbackPool().take("dns")).start()
-    try:
+    with DnsServer(topology, host=LoopbackPool().take("dns")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -105,7 +90,7 @@ def one(run: DigRun) -> DigAnswer:
 
 def test_without_faults_dig_gets_the_records(dig) -> None:
     reply = one(dig(DDB))
-    assert (reply.status, sorted(reply.answers)) == ("NOERROR", ["127.0.0.10", "127.0.0.11"])
+    assert (reply.status, sorted(reply.answers)) == ("NOERROR", ["127.0.0.10", "127.0.0.11", "127.0.0.12"])
     assert "aa" in reply.flags and "ra" not in reply.flags
 
 
@@ -114,7 +99,7 @@ def test_empty_answer_is_authoritative_noerror_with_no_records(dig, chaos) -> No
     reply = one(dig(DDB))
     assert (reply.status, reply.answers, reply.authority) == ("NOERROR", [], ["SOA"])
     assert "aa" in reply.flags
-    assert one(dig(WEST)).answers == ["127.0.0.12"]
+    assert one(dig(WEST)).answers == ["127.0.0.13"]
 
 
 def test_empty_answer_without_soa_is_bare(dig, chaos) -> None:
@@ -146,7 +131,7 @@ def test_timeout_gets_no_answer(dig, chaos, dns: DnsServer) -> None:
 def test_delay_holds_the_answer_back(dig, chaos, dns: DnsServer) -> None:
     chaos.inject("dns.delay", latency=0.3)
     reply = one(dig(DDB))
-    assert reply.msec >= 290 and len(reply.answers) == 2  # dig truncates to whole ms
+    assert reply.msec >= 290 and len(reply.answers) == 3  # dig truncates to whole ms
     assert dns.log.entries()[-1].delay == pytest.approx(0.3)
 
 
@@ -180,7 +165,7 @@ def test_truncate_sets_tc_over_udp_and_tcp_answers(dig, chaos, dns: DnsServer) -
     assert "tc" in udp.flags and udp.answers == [] and udp.transport == "UDP"
     dns.log.clear()
     retried = one(dig(DDB))  # plain dig retries over TCP on TC
-    assert retried.transport == "TCP" and len(retried.answers) == 2 and "tc" not in retried.flags
+    assert retried.transport == "TCP" and len(retried.answers) == 3 and "tc" not in retried.flags
     assert [(e.transport, e.faults) for e in dns.log.entries()] == [("udp", ("dns.truncate",)), ("tcp", ())]
 
 

@@ -20,27 +20,14 @@ from harness.dns.precheck import MAX_QUERY_SIZE
 from harness.errors import AddressInUseError, ConfigError, FaultOptionError, HarnessError, UnknownFaultError
 from harness.loop import LoopThread
 from harness.loopback import LoopbackPool
+from harness_dns_env import APP, NAME as DDB
 from hostile import pointer_chain
-
-DDB = "dynamodb.us-east-1.amazonaws.com"
-APP = "app.chaos.test"
-
-
-@pytest.fixture
-def topology() -> Topology:
-    topo = Topology()
-    topo.set(DDB, ["127.0.0.10", "127.0.0.11", "127.0.0.12"], ttl=5)
-    topo.set(APP, ["127.0.0.20", "::1"], ttl=30)
-    return topo
 
 
 @pytest.fixture
 def server(topology: Topology):
-    dns = DnsServer(topology, host=LoopbackPool().take("dns")).start()
-    try:
+    with DnsServer(topology, host=LoopbackPool().take("dns")) as dns:
         yield dns
-    finally:
-        dns.stop()
 
 
 def udp_exchange(server: DnsServer, *packets: bytes, timeout: float = 2.0) -> bytes:

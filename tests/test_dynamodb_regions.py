@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from harness.dynamodb import DynamoRegions, TableSpec
 from harness.errors import AddressInUseError, ConfigError
 from harness.loopback import LoopbackPool
-from regions_fixtures import ORDERS, east, fresh_chaos, networked  # noqa: F401 (fixtures)
+from regions_fixtures import ORDERS, fresh_chaos, networked
 from harness.resolver import hook
 
 ITEM = {"pk": {"S": "order-1"}, "total": {"N": "42"}}

@@ -25,11 +25,11 @@ from harness.dynamodb import DynamoRegions
 from harness.dynamodb.clients import session
 from harness.dynamodb.front import KeepAliveWSGIServer
 from harness.dynamodb.http_store import MotoUnreachableError
-from harness.dynamodb.testing import NetworkedRegions
+from regions_fixtures import NetworkedRegions
 from harness.environment import Harness, HarnessConfig
 from harness.errors import ConfigError
 from harness.loopback import LoopbackPool, bind_socket
-from regions_fixtures import east, fresh_chaos, networked  # noqa: F401 (fixtures)
+from regions_fixtures import fresh_chaos, networked
 from sample_app.tables import TABLE_SPECS
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"

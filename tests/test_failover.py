@@ -25,8 +25,7 @@ from sample_app.failover import (
 )
 from sample_app.tables import SESSIONS_TABLE
 from clocks import ManualClock
-from local_regions_fixtures import pool, regions  # noqa: F401 (fixtures)
-from sample_app.testing import AppClient, LocalRegions
+from local_regions import AppClient, LocalRegions
 
 PASSWORD = "correct horse"
 

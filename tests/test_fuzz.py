@@ -33,7 +33,7 @@ from harness.loopback import LoopbackPool
 from harness.scenario import Scenario, ScenarioError, parse_scenario
 from harness.toxiproxy.server import EmbeddedToxiproxy
 from harness.toxiproxy.toxics import create_toxic, toxic_types
-from harness.toxiproxy.upstreams import EchoServer
+from echo_server import EchoServer
 from hostile import StubHarness, exchange, http_request
 from test_scenario_loader import VALID
 

@@ -28,7 +28,7 @@ from harness.health import (
     min_published,
 )
 from harness.health.policy import TargetState, decide
-from harness.health.rig import HealthRig
+from health_rig import HealthRig
 from conftest import require_tool
 
 FAST = dict(interval=0.03, timeout=0.03, healthy_threshold=2, unhealthy_threshold=2)

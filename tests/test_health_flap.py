@@ -18,7 +18,7 @@ import pytest
 
 from conftest import require_tool
 from harness.health import DNS_PUBLISHED, TARGET_HEALTHY, TARGET_UNHEALTHY, VELOCITY_CAP_APPLIED
-from harness.health.rig import HealthRig
+from health_rig import HealthRig
 
 INTERVAL = 0.04
 FAST = dict(interval=INTERVAL, timeout=INTERVAL, healthy_threshold=2, unhealthy_threshold=2)

@@ -14,9 +14,9 @@ from botocore.exceptions import (
 )
 
 from faults import create_fault
-from harness.dynamodb.testing import skip_retry_backoff
+from regions_fixtures import skip_retry_backoff
 from harness.errors import ComponentMissingError, ConfigError, FaultOptionError
-from regions_fixtures import east, fresh_chaos, networked  # noqa: F401 (fixtures)
+from regions_fixtures import fresh_chaos, networked
 
 BIG = {"pk": {"S": "big"}, "blob": {"S": "x" * 40_000}}
 BIG_KEY = {"pk": {"S": "big"}}

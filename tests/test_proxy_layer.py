@@ -21,7 +21,7 @@ from harness.proxies import (
     answers,
 )
 from harness.toxiproxy.server import EmbeddedToxiproxy
-from harness.toxiproxy.upstreams import EchoServer
+from echo_server import EchoServer
 
 
 def _dead_url() -> str:

@@ -25,25 +25,16 @@ import harness.pytest_plugin  # noqa: F401
 from harness.control.server import ControlServer
 from harness.environment import Harness, HarnessConfig
 from harness.toxiproxy.server import EmbeddedToxiproxy
+from scenario_texts import empty_answer_drill
 
 pytest_plugins = ["pytester"]
 
 EAST = "dynamodb.us-east-1.amazonaws.com"
 
-TINY_SCENARIO = """\
-title: tiny DNS blip
-seed: 1
-app: resilient
-load: {duration: 2s, rps: 60, users: 5, workers: 2, request_timeout: 1s}
-steady_state:
-  - success_rate: {min: 60%, window: 2s, min_requests: 5}
-  - lost_writes: 0
-method:
-  - fault: dns.empty_answer
-    at: 0.5s
-    for: 1s
-    options: {qname: dynamodb.us-east-1.amazonaws.com}
-"""
+TINY_SCENARIO = empty_answer_drill(
+    "tiny DNS blip", settings="seed: 1\napp: resilient\n",
+    load="duration: 2s, rps: 60, users: 5, workers: 2, request_timeout: 1s",
+    success_rate="min: 60%, window: 2s, min_requests: 5", at="0.5s", lasting="1s")
 
 
 def _open_fds() -> set[str]:

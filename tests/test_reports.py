@@ -10,7 +10,7 @@ import pytest
 from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
 from harness.drill.runner import DrillResult
 from harness.drill.slo import evaluate
-from harness.report import render_html, render_junit, write_reports
+from harness.report import drill_report, render_html, render_junit, write_reports
 from harness.scenario import parse_scenario
 
 SCENARIO = """\
@@ -39,7 +39,7 @@ def report():
     result = DrillResult(sc, "http://127.0.0.1:1", "2025-10-20T06:48:00+00:00", "2025-10-20T06:48:07+00:00",
                          records=records, windows=windows, audit=audit)
     result.slos = evaluate(sc.steady_state, records, windows, audit, sc.wall_duration)
-    return result.to_dict()
+    return drill_report(result)
 
 
 def test_junit_has_one_case_per_slo_with_measured_vs_threshold(report):

@@ -20,7 +20,7 @@ import pytest
 from harness.errors import TimeoutExpired
 from harness.resolver import ResolverOptions, use_harness_dns
 from harness.sandbox import Sandbox
-from harness_dns_env import NAME, DnsEnv, dns_env, require_namespaces  # noqa: F401  (fixture)
+from harness_dns_env import NAME, DnsEnv, require_namespaces
 
 OPTIONS = ResolverOptions(timeout=1, attempts=1)
 FAMILIES = {"unspec": socket.AF_UNSPEC, "inet": socket.AF_INET, "inet6": socket.AF_INET6}

@@ -12,7 +12,7 @@ from dnslib import QTYPE, RR, DNSRecord
 
 from harness.errors import ConfigError
 from harness.resolver import DnsCache, HarnessResolver, ResolverOptions, use_harness_dns
-from harness_dns_env import NAME, DnsEnv, dns_env  # noqa: F401  (fixture)
+from harness_dns_env import NAME, DnsEnv
 
 FAST = ResolverOptions(timeout=0.2, attempts=2)
 

@@ -10,25 +10,15 @@ from harness.drill import run_drill
 from harness.drill.load import plan
 from harness.drill.records import FaultWindow, RequestRecord, WriteAudit
 from harness.drill.slo import evaluate, impacts, percentile
-from harness.drill.testing import DrillEnvDouble
+from drill_double import DrillEnvDouble
+from harness.report import drill_report
 from harness.scenario import parse_scenario
+from scenario_texts import empty_answer_drill
 
-SCENARIO = """\
-title: runner test
-seed: 7
-load: {duration: 2.4s, rps: 50, users: 10, workers: 4, request_timeout: 1s}
-steady_state:
-  - success_rate: {min: 90%, window: 1.2s, min_requests: 20}
-  - time_to_failover: {max: 0.5s}
-  - time_to_recover: {max: 0.5s}
-  - lost_writes: 0
-  - duplicate_writes: 0
-method:
-  - fault: dns.empty_answer
-    at: 0.8s
-    for: 0.8s
-    options: {qname: dynamodb.us-east-1.amazonaws.com}
-"""
+SCENARIO = empty_answer_drill(
+    "runner test", settings="seed: 7\n", load="duration: 2.4s, rps: 50, users: 10, workers: 4, request_timeout: 1s",
+    success_rate="min: 90%, window: 1.2s, min_requests: 20", at="0.8s", lasting="0.8s",
+    objectives="  - time_to_failover: {max: 0.5s}\n  - time_to_recover: {max: 0.5s}\n  - duplicate_writes: 0\n")
 
 
 def outcome(result):
@@ -63,7 +53,7 @@ def test_the_report_says_which_resolver_settings_the_drill_ran_with():
     sc = parse_scenario(SCENARIO, "r.yaml")
     with DrillEnvDouble("failover") as env:
         env.resolver = SimpleNamespace(options=ResolverOptions(1.0, 2, source="host: /etc/resolv.conf"))
-        report = run_drill(sc, env).to_dict()
+        report = drill_report(run_drill(sc, env))
     assert report["resolver"] == {"timeout": 1.0, "attempts": 2, "source": "host: /etc/resolv.conf"}
     assert "timeout 1s x 2 (host: /etc/resolv.conf)" in render_html(report)
 

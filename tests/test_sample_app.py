@@ -21,8 +21,7 @@ from sample_app import AppConfig, AppServer
 from sample_app.config import BreakerSettings, RetrySettings, Timeouts
 from sample_app.tables import IDEMPOTENCY_TABLE, SESSIONS_TABLE, TABLE_SPECS, USERS_TABLE
 from clocks import ManualClock
-from local_regions_fixtures import pool, regions  # noqa: F401 (fixtures)
-from sample_app.testing import AppClient, LocalRegions
+from local_regions import AppClient, LocalRegions
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse"

@@ -14,7 +14,7 @@ from conftest import require_tool
 from harness.errors import NamespaceUnavailableError, TimeoutExpired
 from harness.resolver import ResolverOptions
 from harness.sandbox import Sandbox, SandboxError, run_command
-from harness_dns_env import NAME, DnsEnv, dns_env, require_namespaces  # noqa: F401  (fixture)
+from harness_dns_env import NAME, DnsEnv, require_namespaces
 
 OPTIONS = ResolverOptions(timeout=1, attempts=1)
 

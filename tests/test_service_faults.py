@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from faults import create_fault
 from harness.chaos import Chaos
 from harness.dynamodb import DynamoRegions
-from harness.dynamodb.testing import skip_retry_backoff
+from regions_fixtures import skip_retry_backoff
 from harness.errors import ConfigError, FaultOptionError
 
 KEY = {"pk": {"S": "k1"}}

@@ -21,7 +21,7 @@ from toxiproxy.proxy import Proxy
 
 from harness.proxies import answers
 from harness.toxiproxy.server import EmbeddedToxiproxy
-from harness.toxiproxy.upstreams import EchoServer
+from echo_server import EchoServer
 
 SEED = 20251020
 REAL_URL = os.environ.get("TOXIPROXY_URL")

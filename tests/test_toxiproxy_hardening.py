@@ -18,7 +18,7 @@ import pytest
 
 from harness.toxiproxy.link import Side
 from harness.toxiproxy.server import EmbeddedToxiproxy, ToxiproxyApi
-from harness.toxiproxy.upstreams import EchoServer
+from echo_server import EchoServer
 from hostile import exchange, json_call
 
 MAX_IDLE_PROXY = 64 << 10

@@ -8,7 +8,7 @@ Order of a drill (Chaos Toolkit's experiment shape):
    undo held actions (resume replication), then the scenario's own rollbacks;
 4. after a clean run: wait for replication to catch up, read back every acknowledged write;
 5. evaluate the steady-state objectives on the requests the harness did not disturb (its own lag
-   is measured throughout, ``harness.drill.lag``) and build a ``DrillResult`` for the reports.
+   is measured throughout, ``harness.drill.lag``) and return a ``DrillResult``, the journal the reports render.
 
 The verdict is PASS, FAIL or INCONCLUSIVE: FAIL needs evidence against the app; when the
 evidence is too thin, or the harness was too slow to give a fair test, the drill says so instead
@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.chaos import Chaos
+from harness.chaos import FaultControl
 from harness.drill import slo
 from harness.drill.method import MethodWalk
 from harness.drill.serving_region import attribute, dynamodb_calls
@@ -57,13 +57,19 @@ class DrillEnvironment(Protocol):
     wait_caught_up(timeout)`` for replication actions and the end-of-run write audit.
     """
 
-    chaos: Chaos
+    chaos: FaultControl[Any]  # a Chaos here, or a RemoteChaos driving another process
     app: DrillApp | None
     dynamodb: Any
 
 
 @dataclass
 class DrillResult:
+    """The drill's journal: what ran, every request, the fault windows, the verdicts.
+
+    Plain data, like a Chaos Toolkit journal: the runner fills it in and knows nothing of report
+    formats; ``harness.report.drill_report`` turns it into the JSON document the reports render.
+    """
+
     scenario: Scenario
     app_url: str
     started_at: str
@@ -126,12 +132,6 @@ class DrillResult:
     @property
     def bucket(self) -> float:
         return max(0.5, round(self.scenario.wall_duration / 120, 2))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON report; the JUnit and HTML reports are rendered from this same data."""
-        from harness.report.data import drill_report
-
-        return drill_report(self)
 
 
 class DrillRunner:

@@ -49,12 +49,12 @@ def run_scenario(scenario: Any, settings: Any) -> tuple[Any, dict[str, Path]]:
     own harness; write reports when ``--chaos-report-dir`` is set. Returns (DrillResult, report paths)."""
     from harness.drill import run_drill
     from harness.environment import Harness
-    from harness.report import write_reports
+    from harness.report import drill_report, write_reports
 
     scenario = scenario.with_overrides(seed=settings.seed, app_profile=settings.app)
     with Harness.for_scenario(scenario, with_app=True) as env:
         result = run_drill(scenario, env)
-    paths = write_reports(result.to_dict(), settings.report_dir) if settings.report_dir is not None else {}
+    paths = write_reports(drill_report(result), settings.report_dir) if settings.report_dir is not None else {}
     return result, paths
 
 

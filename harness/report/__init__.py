@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.report.data import drill_report
 from harness.report.html import render_html, write_html
 from harness.report.junit import render_junit, write_junit
 
@@ -31,4 +32,4 @@ def write_reports(report: dict[str, Any], directory: Path | str) -> dict[str, Pa
         raise ConfigError(f"cannot write reports to {folder}: {exc.strerror or exc}") from None
 
 
-__all__ = ["render_html", "render_junit", "write_html", "write_json", "write_junit", "write_reports"]
+__all__ = ["drill_report", "render_html", "render_junit", "write_html", "write_json", "write_junit", "write_reports"]

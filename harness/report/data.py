@@ -7,12 +7,10 @@ re-rendered later (``harness.report.write_reports``) and all formats always agre
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.drill import slo
-
-if TYPE_CHECKING:
-    from harness.drill.runner import DrillResult
+from harness.drill.runner import DrillResult
 
 SCHEMA = "chaos-harness/drill-report@1"
 
@@ -28,7 +26,8 @@ def _app(app: Any) -> dict[str, Any]:
     return {"label": app.profile, "profile": app.profile, "overrides": dict(app.overrides)}
 
 
-def drill_report(result: "DrillResult") -> dict[str, Any]:
+def drill_report(result: DrillResult) -> dict[str, Any]:
+    """The JSON report of a drill's journal (the runner's ``DrillResult``)."""
     sc = result.scenario
     load = [r for r in result.records if r.op != "verify"]
     points = slo.series(load, sc.wall_duration, result.bucket)

@@ -21,12 +21,9 @@ import struct
 import sys
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from harness.toxiproxy.toxics import Chunk
-
-if TYPE_CHECKING:
-    from harness.toxiproxy.proxy import Connection, ToxicEntry
+from harness.toxiproxy.toxics import Chunk, Toxic
 
 READ_SIZE = 1 << 20  # bytes per socket read (asyncio reads 256 KiB at a time, each into a new bytes object)
 RECEIVE_BUFFER = 4 << 20  # SO_RCVBUF of proxy sockets: lets a short bulk transfer flow at once
@@ -35,6 +32,35 @@ LOW_WATER = 256 << 10
 WRITE_HIGH_WATER = 4 << 20  # a socket's pending writes before its peer stops reading (bulk speed)
 # Since 3.12 a transport keeps unsent bytes as a view of the caller's buffer; before, it copies them.
 TRANSPORT_KEEPS_VIEWS = sys.version_info >= (3, 12)
+
+
+class Connection(Protocol):
+    """What the links and sides need of the connection they belong to (``proxy.Connection``).
+
+    Declared here so the link layer does not import the proxy that builds it.
+    """
+
+    index: int
+    closed: bool
+
+    def side_made(self, side: "Side") -> None: ...
+
+    def side_lost(self, side: "Side") -> None: ...
+
+    def link_finished(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class ToxicEntry(Protocol):
+    """A toxic as configured on a proxy (``proxy.ToxicEntry``), as a link uses it."""
+
+    @property
+    def toxic(self) -> Toxic: ...
+
+    def draw(self, connection_index: int) -> tuple[bool, random.Random]: ...
 
 
 @functools.cache

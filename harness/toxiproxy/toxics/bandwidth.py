@@ -6,16 +6,11 @@ holds however the chunks arrive.
 
 from __future__ import annotations
 
-import dataclasses
-
-from harness.toxiproxy.toxics import register
-from harness.toxiproxy.toxics.base import Chunk, Emit, Stub, Toxic
+from harness.toxiproxy.toxics.base import Chunk, Emit, Stub, Toxic, toxic
 
 
-@register
-@dataclasses.dataclass
+@toxic("bandwidth")
 class Bandwidth(Toxic):
-    type = "bandwidth"
     rate: int = 0
 
     async def pipe(self, chunk: Chunk, stub: Stub, emit: Emit) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from harness.errors import HarnessError
+from harness.registry import Registry
 
 
 # Largest attribute value: Go's int64, as real Toxiproxy parses them. Whatever fits is a usable
@@ -108,3 +109,31 @@ class Toxic:
 
     async def on_eof(self, stub: Stub) -> None:
         """Called before the link passes end-of-stream on."""
+
+
+T = TypeVar("T", bound=type[Toxic])
+_REGISTRY: Registry[Toxic] = Registry("toxic type")
+
+
+def toxic(type_name: str) -> Callable[[T], T]:
+    """Class decorator, like Toxiproxy's ``toxics.Register``: ``cls`` becomes a dataclass (its
+    fields are the toxic's attributes) available to ``create_toxic`` as ``type_name``."""
+
+    def decorate(cls: T) -> T:
+        cls.type = type_name
+        _REGISTRY.add(type_name, dataclasses.dataclass(cls))
+        return cls
+
+    return decorate
+
+
+def toxic_types() -> list[str]:
+    return _REGISTRY.names()
+
+
+def create_toxic(type_name: Any, attributes: Mapping[str, Any] | None) -> Toxic:
+    """A toxic of the named type, or ``InvalidToxicError`` (HTTP 400) naming the problem."""
+    cls = _REGISTRY.get(type_name)
+    if cls is None:
+        raise InvalidToxicError(f"invalid toxic type: {type_name!r} (known: {', '.join(toxic_types())})")
+    return cls.from_attributes(attributes)

@@ -6,16 +6,11 @@ throttled, and several latency toxics add up.
 
 from __future__ import annotations
 
-import dataclasses
-
-from harness.toxiproxy.toxics import register
-from harness.toxiproxy.toxics.base import Chunk, Emit, Stub, Toxic
+from harness.toxiproxy.toxics.base import Chunk, Emit, Stub, Toxic, toxic
 
 
-@register
-@dataclasses.dataclass
+@toxic("latency")
 class Latency(Toxic):
-    type = "latency"
     latency: int = 0
     jitter: int = 0
 

@@ -6,16 +6,11 @@ Data flows until then; the reset reaches both peers (``SO_LINGER`` 0), so a clie
 
 from __future__ import annotations
 
-import dataclasses
-
-from harness.toxiproxy.toxics import register
-from harness.toxiproxy.toxics.base import Stub, Toxic
+from harness.toxiproxy.toxics.base import Stub, Toxic, toxic
 
 
-@register
-@dataclasses.dataclass
+@toxic("reset_peer")
 class ResetPeer(Toxic):
-    type = "reset_peer"
     timeout: int = 0
 
     def start(self, stub: Stub) -> None:

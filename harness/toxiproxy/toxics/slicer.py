@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from harness.toxiproxy.toxics import register
-from harness.toxiproxy.toxics.base import Chunk, Emit, Stub, Toxic
+from harness.toxiproxy.toxics.base import Chunk, Emit, Stub, Toxic, toxic
 
 
-@register
-@dataclasses.dataclass
+@toxic("slicer")
 class Slicer(Toxic):
-    type = "slicer"
     average_size: int = 0
     size_variation: int = 0
     delay: int = 0

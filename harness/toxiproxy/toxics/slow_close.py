@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from harness.toxiproxy.toxics import register
-from harness.toxiproxy.toxics.base import Stub, Toxic
+from harness.toxiproxy.toxics.base import Stub, Toxic, toxic
 
 
-@register
-@dataclasses.dataclass
+@toxic("slow_close")
 class SlowClose(Toxic):
-    type = "slow_close"
     delay: int = 0
 
     async def on_eof(self, stub: Stub) -> None:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from harness.toxiproxy.toxics import register
-from harness.toxiproxy.toxics.base import Chunk, Emit, Stub, Toxic
+from harness.toxiproxy.toxics.base import Chunk, Emit, Stub, Toxic, toxic
 
 
-@register
-@dataclasses.dataclass
+@toxic("timeout")
 class Timeout(Toxic):
-    type = "timeout"
     timeout: int = 0
 
     def start(self, stub: Stub) -> None:

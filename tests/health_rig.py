@@ -1,6 +1,6 @@
 """A self-contained stage for health-check faults: replicas, a DNS server and a checker on one loop.
 
-Tests and drills of ``health.*`` faults need the same four pieces wired the same way (real HTTP
+Tests of ``health.*`` faults need the same four pieces wired the same way (real HTTP
 replicas behind one name, the real DNS server answering for it, the checker publishing into it, a
 ``Chaos`` to inject faults), so they build one ``HealthRig`` instead of repeating the wiring. The rig
 is also the fault environment: it has ``dns`` and ``health`` (``proxies`` and ``dynamodb`` are None).

@@ -5,7 +5,8 @@
 ``SessionAppDouble``, a real HTTP server speaking the sample app's session API in memory whose
 behaviour while a DNS fault is active is chosen by the test: fail over to the other region
 (resilient), answer 503 (naive), or acknowledge logins it never stores (lost writes).
-Used by the drill, report and CLI tests; handy for trying a scenario's SLOs quickly too.
+Used by the runner and CLI tests. ``FaultListDouble`` is only what ``Chaos`` calls on a component's
+fault list (add, remove, clear, active); the components' real chain is not needed here.
 """
 
 from __future__ import annotations
@@ -22,27 +23,15 @@ from harness.chaos import Chaos
 Behaviour = Literal["failover", "fail", "lose_writes"]
 
 
-class FaultListDouble:
-    def __init__(self) -> None:
-        self._faults: list[Any] = []
-        self._lock = threading.Lock()
+class FaultListDouble(list):
+    """A component's fault chain cut down to what ``dns.*`` faults call (add, remove) and what the
+    app double reads (active); list operations are atomic, so no lock is needed."""
 
-    def add(self, fault: Any) -> None:
-        with self._lock:
-            self._faults.append(fault)
-
-    def remove(self, fault: Any) -> None:
-        with self._lock:
-            self._faults.remove(fault)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
+    add = list.append
 
     @property
     def active(self) -> list[Any]:
-        with self._lock:
-            return list(self._faults)
+        return list(self)
 
 
 class DnsDouble:

@@ -1,4 +1,7 @@
-"""Test helpers for the sample app without the full harness (pytest-httpserver style objects).
+"""The sample app's own test stage without the full harness (pytest-httpserver style objects).
+
+A pytest plugin (tests/conftest.py ``pytest_plugins``): the ``pool`` and ``regions`` fixtures (two
+local moto regions per test module) need no import.
 
 * ``MotoServer`` — moto in server mode on one loopback address (threaded, quiet), stoppable and
   restartable on the same port, so a test can take a "region" away and bring it back.
@@ -7,6 +10,9 @@
 * ``AppClient`` — a keep-alive JSON client for the app's HTTP API.
 * ``copy_items`` — stands in for global-table replication between two regions' clients.
 * ``LocalRegions`` — one ``MotoServer`` per region with the app's tables, for fixtures.
+
+The harness's own regions (``harness.dynamodb``: fronts, endpoint nodes, DNS, real replication)
+could serve these tests too; they predate it and test the app's client side directly against moto.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ import http.client
 import json
 import threading
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -242,3 +249,15 @@ class LocalRegions:
 
     def replicate(self, source: str, target: str) -> int:
         return copy_items(self.client(source), self.client(target))
+
+
+@pytest.fixture(scope="module")
+def pool() -> LoopbackPool:
+    return LoopbackPool()
+
+
+@pytest.fixture(scope="module")
+def regions(pool: LoopbackPool) -> Iterator[LocalRegions]:
+    local = LocalRegions(pool).start()
+    yield local
+    local.stop()

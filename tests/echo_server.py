@@ -1,4 +1,4 @@
-"""Small upstream servers to put behind a proxy in tests, contract checks and benchmarks.
+"""A small upstream server to put behind a proxy in tests, contract checks and bench/proxy_bench.py.
 
 ``EchoServer`` answers every byte with the same byte and mirrors a half-close, which is enough to
 observe every toxic from the client side (delay, cut, split, stall, reset, slow close).
