@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
 from harness.httpguard import Refused, log_unexpected, one_line
-from harness.httpserver import Settings
+from harness.httpsettings import Settings
 
 MAX_LINE = 65536  # bytes in the request line or one header line (as the former servers allowed)
 MAX_HEADERS = 100
