@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from dnslib import DNSRecord  # noqa: E402
 
 from harness.dns import DnsServer, Topology  # noqa: E402
-from harness.loop import LoopThread  # noqa: E402
+from harness.loop_thread import LoopThread  # noqa: E402
 from harness.toxiproxy.server import EmbeddedToxiproxy  # noqa: E402
 from hostile import pointer_chain  # noqa: E402  (the query of issue 12, shared with the tests)
 

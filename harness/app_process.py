@@ -24,7 +24,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.health import HttpCheck, Target, TcpCheck
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import LoopbackPool, reserve_shared_port
 from harness.sandbox import Sandbox, SandboxedProcess
 from harness.scenario.appspec import ProcessSpec

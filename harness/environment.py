@@ -31,7 +31,7 @@ from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.dynamodb.regions import DEFAULT_SERVICES
 from harness.errors import ConfigError, TimeoutExpired
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import LoopbackPool
 from harness.resolver import DnsCache, HarnessResolver, ResolverOptions, routing
 from harness.sandbox import DnsAddress, Sandbox

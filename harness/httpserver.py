@@ -1,6 +1,6 @@
 """One way to serve the harness's HTTP APIs: aiohttp on a loopback socket on a ``LoopThread``.
 
-The embedded Toxiproxy API, the control API and the health-check replicas are aiohttp
+The embedded Toxiproxy API, the control API (and the tests' health-check replicas) are aiohttp
 applications served by ``HttpServer``: it binds the socket itself (loopback, one-line error when the
 address is in use), runs aiohttp on the harness's loop (or a loop of its own when given none), and
 ``stop()`` closes the listener and every connection before it returns. aiohttp is imported by
@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Self
 
 from harness.httpsettings import Settings
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import bind_socket
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from harness.errors import AddressInUseError, ConfigError, HarnessError
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.toxiproxy.server import EmbeddedToxiproxy
 
 DEFAULT_URL = "http://127.0.0.1:8474"

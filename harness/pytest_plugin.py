@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.pytest.markers import MARKER_HELP, MarkedFault, marked_faults
-from harness.pytest.scenarios import ScenarioFile, is_scenario_file
-from harness.pytest.session import SESSION_KEY, HarnessSession, session_of
-from harness.pytest.settings import SETTINGS_KEY, PluginSettings, add_options, settings_of
+from harness.plugin.markers import MARKER_HELP, MarkedFault, marked_faults
+from harness.plugin.scenarios import ScenarioFile, is_scenario_file
+from harness.plugin.session import SESSION_KEY, HarnessSession, session_of
+from harness.plugin.settings import SETTINGS_KEY, PluginSettings, add_options, settings_of
 
 #: A test using any of these (directly or through its own fixtures) gets the per-test reset.
 CHAOS_FIXTURES = frozenset({"chaos_harness", "chaos_dns", "chaos_dynamodb", "chaos_aws", "chaos_toxiproxy",
@@ -157,7 +157,7 @@ def _embedded(config: pytest.Config, what: str) -> Any:
 @pytest.fixture(scope="session")
 def chaos_dns(chaos_harness: Any) -> Any:
     """The harness DNS server: ``set/get/remove`` records, ``log`` (count/entries/wait_for), ``address``."""
-    from harness.pytest.handles import ChaosDns
+    from harness.plugin.handles import ChaosDns
 
     return ChaosDns(chaos_harness)
 
@@ -165,7 +165,7 @@ def chaos_dns(chaos_harness: Any) -> Any:
 @pytest.fixture(scope="session")
 def chaos_dynamodb(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
     """The DynamoDB regions: ``client(region)``, ``endpoints``, ``create_table``, replication control."""
-    from harness.pytest.handles import ChaosDynamoDB
+    from harness.plugin.handles import ChaosDynamoDB
 
     return ChaosDynamoDB(_embedded(pytestconfig, "chaos_dynamodb").dynamodb)
 
@@ -173,7 +173,7 @@ def chaos_dynamodb(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
 @pytest.fixture(scope="session")
 def chaos_aws(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
     """The other AWS services of every region (sts, sqs, s3, ...): ``client(service, region)``, ``endpoint_url``."""
-    from harness.pytest.handles import ChaosAws
+    from harness.plugin.handles import ChaosAws
 
     return ChaosAws(_embedded(pytestconfig, "chaos_aws").dynamodb)
 
@@ -187,7 +187,7 @@ def chaos_toxiproxy(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
 @pytest.fixture(scope="session")
 def chaos_health(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
     """The health checker publishing healthy nodes into DNS: ``published``, ``wait_for_state``, ``events``."""
-    from harness.pytest.handles import ChaosHealth
+    from harness.plugin.handles import ChaosHealth
 
     return ChaosHealth(_embedded(pytestconfig, "chaos_health").health)
 
@@ -195,7 +195,7 @@ def chaos_health(pytestconfig: pytest.Config, chaos_harness: Any) -> Any:
 @pytest.fixture
 def chaos(chaos_harness: Any) -> Iterator[Any]:
     """Inject registered faults by name: ``chaos.inject("dns.empty_answer", qname=...)``; all cleared at teardown."""
-    from harness.pytest.handles import ChaosFaults
+    from harness.plugin.handles import ChaosFaults
 
     try:
         yield ChaosFaults(chaos_harness.chaos)
@@ -208,7 +208,7 @@ def chaos_scenario(pytestconfig: pytest.Config) -> Callable[..., Any]:
     """``chaos_scenario("dns-empty-answer")``: run a built-in scenario (or a scenario file) in its own
     harness; fails the test with the SLO table when an objective fails (``check=False`` to assert
     yourself). Returns the ``DrillResult``."""
-    from harness.pytest.scenarios import run_scenario, verdict_of
+    from harness.plugin.scenarios import run_scenario, verdict_of
     from harness.scenario import load_scenario
 
     def run(name_or_path: str | Path, *, check: bool = True) -> Any:

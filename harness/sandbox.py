@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, NamespaceUnavailableError, TimeoutExpired
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import require_loopback
 from harness.resolver import ResolverOptions
 from harness.sandbox_relay import TcpForward, UdpForward

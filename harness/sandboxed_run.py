@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from harness.drill.method import MethodWalk
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.sandbox import DnsAddress, Sandbox, SandboxedProcess
 from harness.scenario.model import Scenario
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from harness.httpserver import Served
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import bind_socket, require_loopback
 
 

@@ -15,9 +15,9 @@ from dnslib import QTYPE, RCODE, DNSRecord
 from harness.chaos import Chaos
 from harness.dns import DnsServer, Topology
 from harness.health.checker import HealthChecker
-from harness.health.replicas import ReplicaSet
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import LoopbackPool
+from http_replicas import ReplicaSet
 
 
 class HealthRig:

@@ -64,7 +64,7 @@ class NetworkedRegions:
         from harness.dns.server import DnsServer
         from harness.dns.zone import Topology
         from harness.dynamodb.regions import DynamoRegions
-        from harness.loop import LoopThread
+        from harness.loop_thread import LoopThread
         from harness.loopback import LoopbackPool
         from harness.proxies import ProxyLayer
         from harness.resolver import use_harness_dns

@@ -18,7 +18,7 @@ from harness.dns import DnsServer, Topology
 from harness.dns.client import query
 from harness.dns.precheck import MAX_QUERY_SIZE
 from harness.errors import AddressInUseError, ConfigError, FaultOptionError, HarnessError, UnknownFaultError
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import LoopbackPool
 from harness_dns_env import APP, NAME as DDB
 from hostile import pointer_chain

@@ -276,7 +276,7 @@ def test_a_session_leaves_no_threads_or_sockets_behind(pytester: pytest.Pytester
         import pytest
 
         def test_not_using_the_harness(request):
-            from harness.pytest.session import session_of
+            from harness.plugin.session import session_of
             assert not session_of(request.config).started  # nothing starts until a test asks
 
         def test_uses_everything(chaos_dns, chaos_dynamodb, chaos_health, chaos):

@@ -10,7 +10,7 @@ from harness.drill import slo
 from harness.drill.lag import LagMonitor, LagReport
 from harness.drill.records import RequestRecord, WriteAudit
 from harness.drill.runner import DrillResult
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.scenario import parse_scenario
 
 SCENARIO = """\

@@ -41,7 +41,7 @@ from harness.errors import (
 )
 from harness.httpguard import Refused, load_json, log_unexpected
 from harness.httpserver import HttpServer, Served, Settings
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import require_loopback
 
 if TYPE_CHECKING:

@@ -35,7 +35,7 @@ from harness.dns.querylog import QueryLog, QueryLogEntry
 from harness.dns.zone import Topology, normalize_name
 from harness.errors import AddressInUseError
 from harness.fault_chain import FaultChain
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import bind_socket, require_loopback
 from harness.waiting import ChangeSignal
 

@@ -15,12 +15,11 @@ from harness.health.checker import (
     Probe,
 )
 from harness.health.policy import ProbeResult, min_published
-from harness.health.replicas import HttpReplica, ReplicaSet
 from harness.health.targets import HttpCheck, TcpCheck, Target
 
 __all__ = [
     "DNS_PUBLISHED", "FAIL_OPEN_ENTERED", "FAIL_OPEN_LEFT", "TARGET_HEALTHY", "TARGET_UNHEALTHY",
     "VELOCITY_CAP_APPLIED", "VELOCITY_CAP_RELEASED", "Group", "HealthChecker", "HealthCheckerFailed",
-    "HealthEvent", "HttpCheck", "HttpReplica", "Probe", "ProbeResult", "ReplicaSet", "TcpCheck", "Target",
+    "HealthEvent", "HttpCheck", "Probe", "ProbeResult", "TcpCheck", "Target",
     "min_published",
 ]

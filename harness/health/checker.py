@@ -28,7 +28,7 @@ from harness.errors import ConfigError, HarnessError
 from harness.fault_chain import FaultChain
 from harness.health.policy import Decision, ProbeResult, TargetState, decide, min_published, validate_settings
 from harness.health.targets import Target
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.waiting import ChangeSignal
 
 T = TypeVar("T")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ConfigError, HarnessError
 from harness.httpguard import load_json
 from harness.httpserver import HttpServer, Served, Settings
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import require_loopback
 from harness.toxiproxy.http import Request, Response
 from harness.toxiproxy.proxy import Proxy, ToxicEntry

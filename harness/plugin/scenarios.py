@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.pytest.settings import settings_of
+from harness.plugin.settings import settings_of
 
 
 class ScenarioFailed(AssertionError):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from harness.health.targets import HttpCheck, Target, TcpCheck
 from harness.httpserver import HttpServer, Served, Settings
-from harness.loop import LoopThread
+from harness.loop_thread import LoopThread
 from harness.loopback import LoopbackPool, shared_port
 
 if TYPE_CHECKING:

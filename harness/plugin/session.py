@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.pytest.handles import ComponentUnavailableError
+from harness.plugin.handles import ComponentUnavailableError
 
 
 class RemoteUnavailableError(HarnessError):
