@@ -14,6 +14,17 @@ Every response carries ``X-Served-By-Region`` (a region, or ``none``) and ``X-Se
 
 ``AppServer`` runs in-process for test fixtures (``start()``/``stop()``/``url``); stop() closes
 idle keep-alive connections and joins every handler thread, so nothing leaks.
+
+Why ``http.server`` and not Flask: the drills judge this app, so its server must behave like a
+production one. Flask on werkzeug answers every request with ``Connection: close`` (werkzeug 3.1
+has no keep-alive), so each client request reconnects and resolves the name again; in the 2025
+replay's health-flap phase the resilient app's worst window fell from 100% to 142/150 and 4 of 9
+gates came out INCONCLUSIVE. Flask on waitress keeps connections alive, but stopping a replica
+gracefully (idle connections closed, requests in progress answered, threads joined) needs
+subclasses of waitress's private channel, task and thread-pool classes; it costs 0.52 ms of CPU
+per request against 0.20 ms here, and its fixed thread pool queues requests behind hung ones
+(the naive app's), which this thread-per-connection server never does. Both were measured in
+issue 15; the waitress version is kept out until it gives the same verdicts.
 """
 
 from __future__ import annotations
