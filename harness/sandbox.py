@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, NamespaceUnavailableError, TimeoutExpired
+from harness.interrupts import interrupts_deferred
 from harness.loop_thread import LoopThread
 from harness.loopback import require_loopback
 from harness.resolver import ResolverOptions
@@ -288,20 +289,25 @@ class SandboxedProcess:
         return self.proc.returncode
 
     def close(self) -> None:
-        """Kill the whole process group, close every relay, published port and socket (idempotent)."""
-        _kill_group(self.proc)
-        for address in list(self.published):
-            self.unpublish(address)
-        for relay in self.relays:
-            self.loop.run(relay.close())
-        self.relays = []
-        if self.connector is not None:
-            self.connector.close()
-            self.connector = None
-        for sock in self._pending:
-            sock.close()
-        self._pending = []
-        self.files.cleanup()
+        """Kill the whole process group, close every relay, published port and socket (idempotent).
+
+        A Ctrl-C meanwhile waits until this is done: an interrupted close would leave the command
+        running in its own session with nobody to stop it.
+        """
+        with interrupts_deferred():
+            _kill_group(self.proc)
+            for address in list(self.published):
+                self.unpublish(address)
+            for relay in self.relays:
+                self.loop.run(relay.close())
+            self.relays = []
+            if self.connector is not None:
+                self.connector.close()
+                self.connector = None
+            for sock in self._pending:
+                sock.close()
+            self._pending = []
+            self.files.cleanup()
 
 
 def _check_argv(argv: Sequence[str]) -> list[str]:

@@ -57,7 +57,11 @@ class Process:
                 return match
 
     def stop(self) -> int:
-        """SIGINT (clean shutdown), then SIGKILL if it does not exit in time."""
+        """SIGINT (clean shutdown), then SIGKILL if it does not exit in time.
+
+        Fails (instead of hanging) when the output stays open after the process exited: then a
+        process it started outlived it, which is a leak.
+        """
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -65,7 +69,10 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._reader.join()
+        self._reader.join(START_TIMEOUT)
+        if self._reader.is_alive():
+            pytest.fail(f"{self.proc.args[:2]} exited ({self.proc.returncode}) but a process it started still holds "
+                        f"its output open; output: {self.lines}")
         return self.proc.returncode
 
 

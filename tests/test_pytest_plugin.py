@@ -33,7 +33,7 @@ EAST = "dynamodb.us-east-1.amazonaws.com"
 
 TINY_SCENARIO = empty_answer_drill(
     "tiny DNS blip", settings="seed: 1\napp: resilient\n",
-    load="duration: 2s, rps: 60, users: 5, workers: 2, request_timeout: 1s",
+    load="duration: 2s, rps: 60, users: 5, workers: 5, request_timeout: 1s, lag_budget: 1s",
     success_rate="min: 60%, window: 2s, min_requests: 5", at="0.5s", lasting="1s")
 
 
