@@ -57,13 +57,15 @@ class Process:
                 return match
 
     def stop(self) -> int:
-        """SIGINT (clean shutdown), then SIGKILL if it does not exit in time.
+        """SIGTERM (the CLI's clean shutdown, as when a CI runner cancels), then SIGKILL if it does not
+        exit in time. Not SIGINT: a suite started in the background by a shell without job control
+        inherits SIGINT as ignored, and Python then leaves it ignored in the CLI too.
 
         Fails (instead of hanging) when the output stays open after the process exited: then a
         process it started outlived it, which is a leak.
         """
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:

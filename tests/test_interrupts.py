@@ -5,13 +5,24 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
 
 import pytest
 
 from harness.interrupts import interrupts_deferred
 
 
-def test_an_interrupt_during_cleanup_is_raised_after_it() -> None:
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as in a terminal (a suite run in the background inherits it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_during_cleanup_is_raised_after_it(ctrl_c: None) -> None:
     done = []
     with pytest.raises(KeyboardInterrupt):
         with interrupts_deferred():
@@ -33,7 +44,7 @@ def test_sigterm_is_held_too_and_nothing_is_raised_without_a_signal() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def test_outside_the_main_thread_it_changes_no_handler() -> None:
+def test_outside_the_main_thread_it_changes_no_handler(ctrl_c: None) -> None:
     seen = []
 
     def worker() -> None:
