@@ -14,7 +14,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from harness.chaos import Chaos
-from harness.dynamodb.regions import DEFAULT_SERVICES
+from harness.dynamodb.clients import botocore_session
+from harness.dynamodb.regions import DEFAULT_SERVICES, known_regions
 from harness.environment import Harness, HarnessConfig
 from harness.errors import ConfigError
 
@@ -109,3 +110,15 @@ def test_health_faults_reach_a_service_by_its_hostname(harness: Harness, chaos: 
 def test_unknown_service_names_are_refused() -> None:
     with pytest.raises(ConfigError, match="unknown AWS service 'sqss'"):
         Harness(HarnessConfig(app_profile=None, services=("sqss",))).start()
+
+
+def test_the_default_services_are_botocore_service_names() -> None:
+    # validate_services trusts the defaults without listing botocore's data; this keeps that honest.
+    assert set(DEFAULT_SERVICES) <= set(botocore_session().get_available_services())
+
+
+def test_known_regions_are_the_regions_botocore_lists_for_dynamodb() -> None:
+    session = botocore_session()
+    expected = {region for partition in session.get_available_partitions()
+                for region in session.get_available_regions("dynamodb", partition)}
+    assert set(known_regions()) == expected and "us-east-1" in expected and "cn-north-1" in expected

@@ -28,8 +28,12 @@ def known_regions() -> list[str]:
 
 @functools.cache
 def _known_regions() -> tuple[str, ...]:
-    session = botocore_session()
-    return tuple(sorted({r for p in session.get_available_partitions() for r in session.get_available_regions("dynamodb", p)}))
+    # What ``get_available_regions("dynamodb", partition)`` returns for every partition, read from the
+    # endpoint data in one pass: that call loads the service model and lists botocore's data
+    # directories once per partition (0.2 s of a harness start, against 0.03 s for this).
+    partitions = botocore_session().get_data("endpoints")["partitions"]
+    return tuple(sorted({name for p in partitions for name in p["services"].get("dynamodb", {}).get("endpoints", {})
+                         if name in p["regions"]}))
 
 
 def validate_regions(regions: Sequence[str]) -> list[str]:
@@ -64,11 +68,12 @@ DEFAULT_SERVICES = ("sts", "sqs", "sns", "s3", "lambda", "kinesis", "secretsmana
 def validate_services(services: Sequence[str]) -> list[str]:
     """Service names as botocore spells them (endpoint prefixes), each once, DynamoDB excluded."""
     services = [services] if isinstance(services, str) else list(services)
-    known = _known_services()
     for name in services:
         if name == "dynamodb":
             raise ConfigError("'dynamodb' is always served; list only the other services")
-        if name not in known:
+        # The defaults are known (a test checks them against botocore); listing every service botocore
+        # ships means reading its data directories, which only a name outside them needs.
+        if name not in DEFAULT_SERVICES and name not in _known_services():
             raise ConfigError(f"unknown AWS service {name!r} (botocore's names, e.g. sqs, sts, s3, secretsmanager)")
     if len(set(services)) != len(services):
         raise ConfigError(f"services listed twice: {services}")
