@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.export.kubernetes import DEFAULT_IMAGE, ExportOptions, export, parse_selector
+from harness.export import DEFAULT_IMAGE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.export.kubernetes import ExportOptions, export, parse_selector
     from harness.scenario import load_scenario
 
     options = ExportOptions(namespace=args.namespace, app_selector=parse_selector(args.app_selector),

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from harness.errors import ConfigError
+from harness.export import DEFAULT_IMAGE
 from harness.export.chaosmesh import WorkflowBuilder
 from harness.export.plan import Skipped, endpoint_names, plan
 from harness.scenario import Scenario
@@ -29,7 +30,6 @@ PART_OF = {"app.kubernetes.io/part-of": NAME}
 DNS_PORT, CONTROL_PORT, DYNAMODB_PORT = 1053, 8470, 4566
 TOKEN_KEY = "token"
 SCENARIO_DIR = "/etc/chaos-harness"
-DEFAULT_IMAGE = "chaos-harness:local"
 _LABEL = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_./]*)?[A-Za-z0-9]$")
 
 

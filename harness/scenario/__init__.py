@@ -1,6 +1,17 @@
-"""Scenario files: YAML experiments (steady state, load, method timeline, rollbacks), validated."""
+"""Scenario files: YAML experiments (steady state, load, method timeline, rollbacks), validated.
 
-from harness.scenario.loader import builtin_scenarios, load_scenario, parse_scenario, resolve_scenario
-from harness.scenario.model import Scenario, ScenarioError
+The names below load on first use, so a module that needs one small part (the app process reads
+``harness.scenario.appspec``) does not import the loader, the YAML parser and the drill templates.
+"""
 
-__all__ = ["Scenario", "ScenarioError", "builtin_scenarios", "load_scenario", "parse_scenario", "resolve_scenario"]
+from __future__ import annotations
+
+from harness.lazy import lazy_exports
+
+_EXPORTS = {
+    **{name: "harness.scenario.loader" for name in ("builtin_scenarios", "load_scenario", "parse_scenario",
+                                                     "resolve_scenario")},
+    "Scenario": "harness.scenario.model",
+    "ScenarioError": "harness.scenario.model",
+}
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)
