@@ -18,6 +18,16 @@ def hash_password(password: str, iterations: int) -> str:
     return f"{ALGORITHM}${iterations}${salt.hex()}${digest.hex()}"
 
 
+def decoy_hash(iterations: int) -> str:
+    """A stored hash no password matches that costs as much to verify as a real one.
+
+    Verifying recomputes PBKDF2 from the salt and the iteration count, so the digest can be random
+    bytes: the check takes the same time without paying for a hash at start-up.
+    """
+    digest_size = hashlib.sha256().digest_size
+    return f"{ALGORITHM}${iterations}${os.urandom(16).hex()}${os.urandom(digest_size).hex()}"
+
+
 def verify_password(password: str, stored: str) -> bool:
     """Constant-time check; a malformed stored hash never verifies."""
     try:

@@ -42,7 +42,7 @@ from sample_app.failover import (
     default_classifier,
 )
 from sample_app.metrics import Metrics
-from sample_app.passwords import hash_password, verify_password
+from sample_app.passwords import decoy_hash, hash_password, verify_password
 from sample_app.store import REVOKED, RegionStore, Session, SessionWrite, User, make_client
 
 R = TypeVar("R")
@@ -89,7 +89,7 @@ class SessionService:
         self._close = close
         # Verifying against a real hash when the user does not exist keeps timing from telling
         # attackers which usernames are registered.
-        self._decoy_hash = hash_password(os.urandom(8).hex(), pbkdf2_iterations)
+        self._decoy_hash = decoy_hash(pbkdf2_iterations)
 
     @classmethod
     def from_config(

@@ -19,6 +19,7 @@ from harness.errors import AddressInUseError, ConfigError
 from harness.loopback import LoopbackPool, bind_socket
 from sample_app import AppConfig, AppServer
 from sample_app.config import BreakerSettings, RetrySettings, Timeouts
+from sample_app.passwords import decoy_hash, hash_password, verify_password
 from sample_app.tables import IDEMPOTENCY_TABLE, SESSIONS_TABLE, TABLE_SPECS, USERS_TABLE
 from clocks import ManualClock
 from local_regions import AppClient, LocalRegions
@@ -121,6 +122,16 @@ def test_password_is_stored_as_salted_pbkdf2(fresh, app_factory):
         algorithm, iterations, salt, digest = stored.split("$")
         assert (algorithm, iterations, len(salt), len(digest)) == ("pbkdf2_sha256", "1000", 32, 64)
         assert PASSWORD not in stored
+
+
+def test_the_unknown_user_decoy_costs_a_real_check_and_matches_no_password():
+    # Logins for names that do not exist are checked against the decoy, so they take as long as a
+    # wrong password for a real user: same algorithm, same iteration count, same sizes.
+    real, decoy = hash_password(PASSWORD, 1000), decoy_hash(1000)
+    assert [len(part) for part in decoy.split("$")] == [len(part) for part in real.split("$")]
+    assert decoy.split("$")[:2] == real.split("$")[:2] and decoy != decoy_hash(1000)
+    assert verify_password(PASSWORD, real) and not verify_password(PASSWORD, decoy)
+    assert not verify_password("", decoy)
 
 
 @pytest.mark.parametrize(
