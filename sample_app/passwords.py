@@ -10,12 +10,16 @@ import hmac
 import os
 
 ALGORITHM = "pbkdf2_sha256"
+SALT_BYTES = 16
+
+
+def _stored(iterations: int, salt: bytes, digest: bytes) -> str:
+    return f"{ALGORITHM}${iterations}${salt.hex()}${digest.hex()}"
 
 
 def hash_password(password: str, iterations: int) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    return f"{ALGORITHM}${iterations}${salt.hex()}${digest.hex()}"
+    salt = os.urandom(SALT_BYTES)
+    return _stored(iterations, salt, hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations))
 
 
 def decoy_hash(iterations: int) -> str:
@@ -24,8 +28,7 @@ def decoy_hash(iterations: int) -> str:
     Verifying recomputes PBKDF2 from the salt and the iteration count, so the digest can be random
     bytes: the check takes the same time without paying for a hash at start-up.
     """
-    digest_size = hashlib.sha256().digest_size
-    return f"{ALGORITHM}${iterations}${os.urandom(16).hex()}${os.urandom(digest_size).hex()}"
+    return _stored(iterations, os.urandom(SALT_BYTES), os.urandom(hashlib.sha256().digest_size))
 
 
 def verify_password(password: str, stored: str) -> bool:

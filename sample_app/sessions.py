@@ -87,8 +87,8 @@ class SessionService:
         self.mode = mode
         self.clock = clock
         self._close = close
-        # Verifying against a real hash when the user does not exist keeps timing from telling
-        # attackers which usernames are registered.
+        # Verifying against a decoy as costly as a real hash when the user does not exist keeps
+        # timing from telling attackers which usernames are registered.
         self._decoy_hash = decoy_hash(pbkdf2_iterations)
 
     @classmethod
