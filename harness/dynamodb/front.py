@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from harness.connection_threads import ReusedThreadsMixIn
 from harness.loopback import bind_socket, require_loopback, shutdown_quietly
 
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
@@ -136,9 +137,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return started[0], started[1], payload
 
 
-class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = False
-    block_on_close = True  # server_close() joins the handler threads
+class _Server(ReusedThreadsMixIn, socketserver.TCPServer):
+    connection_thread_name = "front connection"
 
     def __init__(self, sock: socket.socket, app: WSGIApp) -> None:
         super().__init__(sock.getsockname()[:2], _Handler, bind_and_activate=False)
