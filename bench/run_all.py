@@ -5,9 +5,10 @@ the speed table of issue 14: every figure of this round beside its goal.
 
 Each benchmark measures both sides of its comparisons in the same run, over several rounds, and
 reports medians and the load average (the machine may be shared; read figures next to it).
-``--suite`` also times ``make test`` (minutes; off by default). The exit code is
-non-zero only when a benchmark could not run, never because a figure missed its goal: goals are
-read by people, not asserted.
+``--suite`` also times ``make test`` (minutes; off by default) and prints the CPU it used: divided by
+the cores, that is the shortest it could take on this machine however the tests were spread. The
+exit code is non-zero only when a benchmark could not run, never because a figure missed its goal:
+goals are read by people, not asserted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,12 @@ def run_json(script: str, *args: str) -> dict:
     if line.startswith("SKIP"):
         raise RuntimeError(line)
     return json.loads(line)
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process and its descendants so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def time_command(command: list[str], timeout: float) -> tuple[float, int]:
@@ -108,8 +116,12 @@ def main() -> int:
 
     if args.suite:
         def suite() -> str:
+            before_cpu = children_cpu()
             seconds, code = time_command(["make", "test"], 1800)
-            return f"{seconds / 60:.1f} min ({'passed' if code == 0 else f'exit {code}'})"
+            cpu = children_cpu() - before_cpu
+            cores = os.cpu_count() or 1
+            return (f"{seconds / 60:.1f} min ({'passed' if code == 0 else f'exit {code}'}); it used {cpu:.0f} s of "
+                    f"CPU, so {cpu / cores / 60:.1f} min with all {cores} cores busy the whole time")
         figure = attempt("make test", suite)
         rows.append(("`make test` on 2 cores", figure or "could not run", "<= 2.5 min"))
     else:
