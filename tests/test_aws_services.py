@@ -122,3 +122,19 @@ def test_known_regions_are_the_regions_botocore_lists_for_dynamodb() -> None:
     expected = {region for partition in session.get_available_partitions()
                 for region in session.get_available_regions("dynamodb", partition)}
     assert set(known_regions()) == expected and "us-east-1" in expected and "cn-north-1" in expected
+
+
+def test_moto_lists_the_regions_its_own_boto3_session_would(harness: Harness) -> None:
+    # The harness answers moto's region lookups from the shared botocore session
+    # (share_region_lists_with_moto); the answers must be what moto's own boto3.Session() gives.
+    import boto3
+    from moto.core.base_backend import AccountSpecificBackend
+
+    shared, own = AccountSpecificBackend.get_session(), boto3.session.Session()
+    assert not isinstance(shared, boto3.session.Session)  # the harness's lists are in use
+    partitions = own.get_available_partitions()
+    assert shared.get_available_partitions() == partitions and "aws-cn" in partitions
+    for service in ("dynamodb", *DEFAULT_SERVICES):
+        for partition in partitions:
+            assert shared.get_available_regions(service, partition) == \
+                own.get_available_regions(service, partition_name=partition), (service, partition)

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import urllib3
 import urllib3.exceptions
 
+from harness.dynamodb.clients import share_region_lists_with_moto
 from harness.dynamodb.forward import ForwardToMoto, describe_error
 from harness.dynamodb.front import WSGIApp
 from harness.dynamodb.http_store import HttpRegionStore, MotoUnreachableError
@@ -53,6 +54,7 @@ class InProcessMoto:
 
     def __init__(self) -> None:
         self.account_id = new_account_id()
+        share_region_lists_with_moto()
 
     def check(self) -> None:
         """Nothing to check: moto is imported."""

@@ -47,6 +47,32 @@ class _LockedSession:
             return _boto3_session.client(*args, **kwargs)
 
 
+class _MotoRegionLists:
+    """The two questions moto asks its own boto3 session, answered by the shared botocore session."""
+
+    def get_available_partitions(self) -> list[str]:
+        return botocore_session().get_available_partitions()
+
+    def get_available_regions(self, service_name: str, partition_name: str = "aws",
+                              allow_non_regional: bool = False) -> list[str]:
+        return botocore_session().get_available_regions(service_name, partition_name, allow_non_regional)
+
+
+def share_region_lists_with_moto() -> None:
+    """Let moto list a service's regions from the shared botocore session.
+
+    moto builds each service's per-account backends for the regions botocore knows, asking a boto3
+    ``Session`` of its own (``AccountSpecificBackend.get_session``), which loads and parses
+    botocore's endpoint data a second time: about 0.1 s of every harness start. The answers are the
+    same, read from data this process has loaded already. A moto without that hook keeps its own.
+    """
+    from moto.core.base_backend import AccountSpecificBackend
+
+    if callable(getattr(AccountSpecificBackend, "get_session", None)):
+        lists = _MotoRegionLists()
+        AccountSpecificBackend.get_session = classmethod(lambda cls: lists)  # type: ignore[method-assign]
+
+
 def session() -> _LockedSession:
     """The shared session (only ``client(...)`` is offered)."""
     return _LockedSession()
