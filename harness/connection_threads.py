@@ -20,7 +20,6 @@ from __future__ import annotations
 import queue
 import socket
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from harness.waiting import ChangeSignal
@@ -44,7 +43,8 @@ class ReusedThreadsMixIn:
         self._waiting = 0  # of those, waiting on _handoff and not yet promised a job
         self._workers: list[threading.Thread] = []
         self._pool_closed = False
-        self._pool_changed = ChangeSignal()
+        #: Fires whenever a thread starts, ends, or starts waiting for a connection.
+        self.threads_changed = ChangeSignal()
 
     @property
     def connection_threads(self) -> int:
@@ -55,11 +55,6 @@ class ReusedThreadsMixIn:
     def waiting_threads(self) -> int:
         """Threads that finished their connection and wait for the next one."""
         return self._waiting
-
-    def wait_for_threads(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
-        """Wait until ``predicate()`` holds, re-checked whenever a thread starts, ends, or starts
-        waiting for a connection (tests use it instead of sleeping)."""
-        self._pool_changed.wait_for(predicate, timeout, what)
 
     def process_request(self, request: socket.socket, client_address: Any) -> None:
         with self._pool_lock:
@@ -82,7 +77,7 @@ class ReusedThreadsMixIn:
         finally:
             with self._pool_lock:
                 self._threads -= 1
-            self._pool_changed.notify()
+            self.threads_changed.notify()
 
     def _serve_one(self, request: socket.socket, client_address: Any) -> None:
         """What ``ThreadingMixIn.process_request_thread`` does for one connection."""
@@ -95,20 +90,19 @@ class ReusedThreadsMixIn:
 
     def _next_job(self) -> _Job:
         """The next connection to serve, or None when this thread should end."""
-        lock, handoff = self._pool_lock, self._handoff
-        with lock:
+        with self._pool_lock:
             if self._pool_closed:
                 return None
             self._waiting += 1
-        self._pool_changed.notify()
+        self.threads_changed.notify()
         try:
-            return handoff.get(timeout=self.idle_timeout)
+            return self._handoff.get(timeout=self.idle_timeout)
         except queue.Empty:
-            with lock:
+            with self._pool_lock:
                 if self._waiting > 0:  # nobody promised this thread a job: leave
                     self._waiting -= 1
                     return None
-            return handoff.get()  # a job was promised just as the wait ran out: it is on its way
+            return self._handoff.get()  # a job was promised just as the wait ran out: it is on its way
 
     def server_close(self) -> None:
         super().server_close()  # type: ignore[misc]

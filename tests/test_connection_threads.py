@@ -35,15 +35,12 @@ class _Server(ReusedThreadsMixIn, socketserver.TCPServer):
 
     def __init__(self, *args) -> None:
         super().__init__(*args)
-        self.seen: list[threading.Thread] = []  # kept, so no two threads are ever confused
+        self._numbering = threading.Lock()
+        self.seen: dict[threading.Thread, int] = {}  # kept alive, so no two threads are ever confused
 
     def number(self, thread: threading.Thread) -> int:
         with self._numbering:
-            if not any(t is thread for t in self.seen):
-                self.seen.append(thread)
-            return next(i for i, t in enumerate(self.seen) if t is thread)
-
-    _numbering = threading.Lock()
+            return self.seen.setdefault(thread, len(self.seen))
 
 
 @pytest.fixture
@@ -76,7 +73,8 @@ def test_sequential_connections_are_served_by_one_reused_thread(server):
         stream.close()
         sock.close()
         # The thread is back waiting for work before the next connection arrives.
-        server.wait_for_threads(lambda: server.waiting_threads == 1, WAIT, "the connection thread to wait again")
+        server.threads_changed.wait_for(lambda: server.waiting_threads == 1, WAIT,
+                                        "the connection thread to wait again")
     assert len(served_by) == 1
     assert server.connection_threads == 1
 
@@ -99,7 +97,7 @@ def test_idle_threads_end_and_close_leaves_none(server):
     _ask(stream)
     stream.close()
     sock.close()
-    server.wait_for_threads(lambda: server.connection_threads == 0, WAIT, "the idle thread to end")
+    server.threads_changed.wait_for(lambda: server.connection_threads == 0, WAIT, "the idle thread to end")
     assert not [t for t in threading.enumerate() if t.name == "test connection"]
 
     server.idle_timeout = WAIT
@@ -109,7 +107,7 @@ def test_idle_threads_end_and_close_leaves_none(server):
     _ask(idle)
     idle.close()
     idle_sock.close()
-    server.wait_for_threads(lambda: server.waiting_threads == 1, WAIT, "one thread waiting, one busy")
+    server.threads_changed.wait_for(lambda: server.waiting_threads == 1, WAIT, "one thread waiting, one busy")
     server.shutdown()
     kept_sock.shutdown(socket.SHUT_RDWR)  # what the fronts' stop() does to open connections
     server.server_close()

@@ -10,6 +10,7 @@ serialised with a lock.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -58,6 +59,7 @@ class _MotoRegionLists:
         return botocore_session().get_available_regions(service_name, partition_name, allow_non_regional)
 
 
+@functools.cache  # once per process: the hook is moto's, process-wide
 def share_region_lists_with_moto() -> None:
     """Let moto list a service's regions from the shared botocore session.
 
